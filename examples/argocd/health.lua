@@ -1,0 +1,53 @@
+-- Argo CD health check for finnexus.ai/FinNexusDeployment (installed by argocd-cm.yaml).
+-- Never errors: an object without status (just applied, operator not there yet) is Progressing.
+local hs = {}
+local status = obj.status
+if type(status) ~= "table" or status.phase == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the FinNexus operator to report a phase"
+  return hs
+end
+
+local phase = status.phase
+local message = status.message
+if message == nil or message == "" then
+  message = phase
+end
+
+-- The operator has not looked at the latest spec yet: whatever the phase says is old news.
+local generation = obj.metadata ~= nil and obj.metadata.generation or nil
+local observed = status.observedGeneration
+if generation ~= nil and (observed == nil or observed < generation) then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
+  return hs
+end
+
+if phase == "RolledBack" or phase == "Failed" or phase == "Invalid" then
+  hs.status = "Degraded"
+  hs.message = phase .. ": " .. message
+  return hs
+end
+
+local paused = obj.spec ~= nil and obj.spec.paused == true
+if phase == "AwaitingPromotion" or paused then
+  hs.status = "Suspended"
+  if phase == "AwaitingPromotion" then
+    hs.message = "Awaiting promotion: run the 'promote' action or `kubectl finnexus promote`"
+  else
+    hs.message = "Paused (spec.paused): " .. message
+  end
+  return hs
+end
+
+if phase == "Stable" then
+  hs.status = "Healthy"
+  hs.message = message
+  return hs
+end
+
+-- Pending, Deploying, Verifying, Analyzing, RollingBack, and any phase this script does
+-- not know yet (a newer operator): a rollout is under way.
+hs.status = "Progressing"
+hs.message = phase .. ": " .. message
+return hs

@@ -1,0 +1,111 @@
+"""HTTP health checks of the candidate's pods: ``GET http://<podIP>:<port><path>``.
+
+Only pods that carry the candidate's name, colour and revision labels are probed, only at
+their own IP (parsed as an IP address: never a host name), on a port the pod itself declares.
+Every probe has a timeout; all probes of a round run concurrently, so a hanging pod costs
+``timeoutSeconds`` once and never blocks other objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from finnexus_operator import constants as c
+from finnexus_operator.core.observed import HealthRound
+
+__all__ = ["HealthProber", "is_ready", "pod_port"]
+
+
+def is_ready(pod: Mapping[str, Any]) -> bool:
+    """Running, Ready=True, not being deleted, and with a pod IP."""
+    status = pod.get("status") or {}
+    if (pod.get("metadata") or {}).get("deletionTimestamp") or status.get("phase") != "Running":
+        return False
+    if not status.get("podIP"):
+        return False
+    return any(cond.get("type") == "Ready" and cond.get("status") == "True"
+               for cond in status.get("conditions") or [])
+
+
+def pod_port(pod: Mapping[str, Any], port: int | str) -> int | None:
+    """The number of ``port`` (a number, or a container port name the pod declares)."""
+    if isinstance(port, int):
+        return port
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for declared in container.get("ports") or []:
+            if declared.get("name") == port and isinstance(declared.get("containerPort"), int):
+                return int(declared["containerPort"])
+    return None
+
+
+class HealthProber:
+    """Probes pods over HTTP with one shared aiohttp session."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                trust_env=False,  # never route probes through an HTTP proxy
+            )
+        return self._session
+
+    async def probe_round(
+        self, pods: Sequence[Mapping[str, Any]], *, name: str, color: str, revision: str,
+        port: int | str, path: str, timeout: float, expected: int,
+    ) -> HealthRound:
+        """One round: every Ready candidate pod must answer 2xx; fewer than ``expected`` fails."""
+        mine = [p for p in pods if _labels_match(p, name, color, revision) and is_ready(p)]
+        if len(mine) < expected:
+            return HealthRound(False, len(mine), f"{len(mine)}/{expected} candidate pods Ready")
+        results = await asyncio.gather(
+            *(self._probe(p, port, path, timeout) for p in mine))
+        failures = [r for r in results if r]
+        if failures:
+            return HealthRound(False, len(mine), f"{len(failures)}/{len(mine)} pods failed: "
+                               f"{failures[0]}")
+        return HealthRound(True, len(mine))
+
+    async def _probe(self, pod: Mapping[str, Any], port: int | str, path: str,
+                     timeout: float) -> str:
+        """Empty string on success, else the reason."""
+        pod_name = (pod.get("metadata") or {}).get("name", "?")
+        raw_ip = str((pod.get("status") or {}).get("podIP") or "")
+        try:
+            ip = ipaddress.ip_address(raw_ip)
+        except ValueError:
+            return f"pod {pod_name}: podIP {raw_ip!r} is not an IP address"
+        number = pod_port(pod, port)
+        if number is None or not 1 <= number <= 65535:
+            return f"pod {pod_name}: declares no container port {port!r}"
+        host = f"[{ip}]" if ip.version == 6 else str(ip)
+        url = f"http://{host}:{number}{path}"
+        try:
+            async with self._client().get(
+                url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False,
+            ) as response:
+                if 200 <= response.status < 300:
+                    return ""
+                return f"pod {pod_name} {ip}:{number}{path}: HTTP {response.status}"
+        except TimeoutError:
+            return f"pod {pod_name} {ip}:{number}{path}: timeout after {timeout:g}s"
+        except aiohttp.ClientError as exc:
+            return f"pod {pod_name} {ip}:{number}{path}: {type(exc).__name__}: {exc}"
+
+
+def _labels_match(pod: Mapping[str, Any], name: str, color: str, revision: str) -> bool:
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    return (labels.get(c.LABEL_NAME) == name and labels.get(c.LABEL_COLOR) == color
+            and labels.get(c.LABEL_REVISION) == revision)

@@ -1,0 +1,76 @@
+"""The FinNexusDeployment itself: read it, write its status, clear a request, record Events."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from finnexus_operator import constants as c
+from finnexus_operator import errors
+from finnexus_operator.adapters.kube import KubeClient, api_path
+
+__all__ = ["ResourceClient"]
+
+_COMPONENT = "finnexus-operator"
+
+
+class ResourceClient:
+    """API calls on one kind: FinNexusDeployment (and core/v1 Events about it)."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self.kube = kube
+        self._instance = socket.gethostname()
+
+    def path(self, namespace: str, name: str, subresource: str | None = None) -> str:
+        return api_path(c.API_VERSION, c.PLURAL, namespace, name, subresource)
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.kube.get(self.path(namespace, name))
+
+    async def write_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        """Merge-patch ``.status`` through the status subresource (None values delete keys)."""
+        await self.kube.patch(self.path(namespace, name, "status"), {"status": dict(status)})
+
+    async def clear_request(self, namespace: str, name: str, value: str) -> bool:
+        """Remove the request annotation if it still holds ``value`` (a newer one is kept)."""
+        key = "/metadata/annotations/" + c.ANNOTATION_REQUEST.replace("~", "~0").replace("/", "~1")
+        ops = [{"op": "test", "path": key, "value": value}, {"op": "remove", "path": key}]
+        try:
+            await self.kube.patch(self.path(namespace, name), ops, "json")
+        except (errors.Invalid, errors.NotFound):
+            return False  # changed or removed meanwhile: the next pass sees the new value
+        except errors.ApiError as exc:
+            if exc.status in (400, 422, 500):  # a failed test (some servers answer 500)
+                return False
+            raise
+        return True
+
+    async def post_event(self, body: Mapping[str, Any], type_: str, reason: str,
+                         message: str) -> None:
+        """Record a core/v1 Event about the resource (best effort is the caller's choice)."""
+        meta = body.get("metadata") or {}
+        namespace, name = meta.get("namespace"), meta.get("name")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{name}.{time.time_ns():x}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": c.API_VERSION, "kind": c.KIND, "name": name,
+                "namespace": namespace, "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": _COMPONENT},
+            "reportingComponent": _COMPONENT,
+            "reportingInstance": self._instance,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self.kube.create(api_path("v1", "events", namespace), event)

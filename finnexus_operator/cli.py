@@ -1,0 +1,66 @@
+"""``finnexus-operator run`` (the operator, wrapping kopf) and ``finnexus-operator demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from finnexus_operator import __version__
+from finnexus_operator.settings import add_run_arguments, settings_from
+
+__all__ = ["main"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from finnexus_operator.logs import configure
+    from finnexus_operator.operator.handlers import PEERING_NAME, register
+    from finnexus_operator.operator.runtime import Runtime
+
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:
+        print(f"finnexus-operator: {exc}", file=sys.stderr)
+        return 2
+    configure(settings.log_format, settings.log_level)
+    registry = kopf.OperatorRegistry()
+    register(registry, Runtime(settings))
+    liveness = (f"http://0.0.0.0:{settings.health_port}/healthz"
+                if settings.health_port else None)
+    kopf.run(
+        registry=registry,
+        standalone=not settings.leader_election,
+        peering_name=PEERING_NAME if settings.leader_election else None,
+        clusterwide=settings.clusterwide,
+        namespaces=() if settings.clusterwide else settings.namespaces,
+        liveness_endpoint=liveness,
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from finnexus_operator.demo.story import main as demo_main
+
+    return demo_main(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="finnexus-operator",
+        description="Blue-green releases for Kubernetes: health checks, an Ingress flip, "
+        "Prometheus-gated promotion and automatic rollback.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the operator against a cluster")
+    add_run_arguments(run)
+    run.set_defaults(func=_run)
+    demo = commands.add_parser("demo", help="the whole product on this machine, no cluster")
+    demo.add_argument("--fast", action="store_true", help="shorter intervals (CI smoke run)")
+    demo.set_defaults(func=_demo)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Every name, label, annotation and API coordinate of the contract (DESIGN.md §2), in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ANNOTATION_REQUEST",
+    "API_VERSION",
+    "COLORS",
+    "CRD_NAME",
+    "GROUP",
+    "KIND",
+    "LABEL_COLOR",
+    "LABEL_MANAGED_BY",
+    "LABEL_NAME",
+    "LABEL_REVISION",
+    "MANAGED_BY",
+    "PLURAL",
+    "SHORT_NAMES",
+    "SINGULAR",
+    "VERSION",
+]
+
+GROUP: Final = "finnexus.ai"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "FinNexusDeployment"
+PLURAL: Final = "finnexusdeployments"
+SINGULAR: Final = "finnexusdeployment"
+SHORT_NAMES: Final = ("fnd",)
+CRD_NAME: Final = f"{PLURAL}.{GROUP}"
+
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY: Final = "finnexus-operator"
+LABEL_COLOR: Final = "finnexus.ai/color"
+LABEL_REVISION: Final = "finnexus.ai/revision"
+
+ANNOTATION_REQUEST: Final = "finnexus.ai/request"
+
+BLUE: Final = "blue"
+GREEN: Final = "green"
+COLORS: Final = (BLUE, GREEN)

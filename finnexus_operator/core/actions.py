@@ -1,0 +1,66 @@
+"""Actions plan() asks for. Each is an *ensure*: applying it twice is the same as once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Action",
+    "ClearRequest",
+    "EnsureDeployment",
+    "EnsureServices",
+    "RoutePreview",
+    "RouteTraffic",
+    "ScaleDeployment",
+]
+
+
+@dataclass(frozen=True)
+class EnsureDeployment:
+    """Deployment <name>-<color> exists with this template (revision-labelled) and replicas."""
+
+    color: str
+    revision: str
+    template: Mapping[str, Any]
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ScaleDeployment:
+    """Deployment <name>-<color> has ``replicas`` (its template is left alone)."""
+
+    color: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class EnsureServices:
+    """Services <name>-blue and <name>-green exist and select their colour."""
+
+
+@dataclass(frozen=True)
+class RouteTraffic:
+    """Production traffic goes to ``color``: active Service <name> and Ingress <name>."""
+
+    color: str
+
+
+@dataclass(frozen=True)
+class RoutePreview:
+    """Service <name>-preview selects ``color``."""
+
+    color: str
+
+
+@dataclass(frozen=True)
+class ClearRequest:
+    """Remove the finnexus.ai/request annotation (the request was acted on)."""
+
+    value: str
+
+
+Action = EnsureDeployment | ScaleDeployment | EnsureServices | RouteTraffic | RoutePreview | (
+    ClearRequest
+)

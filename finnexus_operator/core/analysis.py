@@ -1,0 +1,153 @@
+"""Verdicts, per-metric limits and one analysis round (pure).
+
+A measurement is graded ``Pass`` (within bounds), ``Fail`` (outside), ``NoData`` (empty vector
+or NaN) or ``Error`` (Prometheus unreachable, HTTP error, bad query, several series). A metric
+fails the analysis when its failures exceed ``failureLimit``, its consecutive NoData exceed
+``noDataLimit`` or its consecutive Errors exceed ``errorLimit``. Only a round in which every
+metric passed counts towards ``checks``: missing data never promotes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from finnexus_operator.core.measurement import Outcome, QueryResult
+from finnexus_operator.core.observed import MetricSample
+from finnexus_operator.models.spec import AnalysisSpec, MetricSpec
+from finnexus_operator.models.status import AnalysisStatus, MetricStatus
+
+__all__ = ["RoundOutcome", "Verdict", "evaluate_round", "fmt", "judge", "worst"]
+
+
+class Verdict(StrEnum):
+    """Grade of one measurement."""
+
+    PASS = "Pass"
+    NO_DATA = "NoData"
+    ERROR = "Error"
+    FAIL = "Fail"
+
+
+_SEVERITY = {Verdict.PASS: 0, Verdict.NO_DATA: 1, Verdict.ERROR: 2, Verdict.FAIL: 3}
+
+
+def worst(verdicts: Sequence[Verdict]) -> Verdict:
+    """Combine verdicts worst-first (Fail > Error > NoData > Pass); empty -> NoData."""
+    return max(verdicts, key=_SEVERITY.__getitem__) if verdicts else Verdict.NO_DATA
+
+
+def fmt(value: float | None) -> str:
+    """A number as people read it in a message."""
+    if value is None:
+        return "n/a"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.4g}"
+
+
+def judge(metric: MetricSpec, result: QueryResult) -> Verdict:
+    """Grade one measurement against the metric's inclusive bounds."""
+    if result.outcome is Outcome.ERROR:
+        return Verdict.ERROR
+    value = result.value
+    if result.outcome is Outcome.NO_DATA or value is None or math.isnan(value):
+        return Verdict.NO_DATA
+    if metric.min is not None and value < metric.min:
+        return Verdict.FAIL
+    if metric.max is not None and value > metric.max:
+        return Verdict.FAIL
+    return Verdict.PASS
+
+
+def _describe(metric: MetricSpec, result: QueryResult, verdict: Verdict) -> str:
+    name = metric.name
+    if verdict is Verdict.NO_DATA:
+        return f"{name} no data ({result.detail or 'NaN'})"
+    if verdict is Verdict.ERROR:
+        return f"{name} error ({result.detail})"
+    v = fmt(result.value)
+    if metric.max is not None and result.value is not None and result.value > metric.max:
+        return f"{name} {v} > {fmt(metric.max)}"
+    if metric.min is not None and result.value is not None and result.value < metric.min:
+        return f"{name} {v} < {fmt(metric.min)}"
+    parts = []
+    if metric.min is not None:
+        parts.append(f"{fmt(metric.min)} <=")
+    parts.append(f"{name} {v}" if metric.min is None else v)
+    if metric.max is not None:
+        parts.append(f"<= {fmt(metric.max)}")
+    text = " ".join(parts)
+    return text if metric.min is None else f"{name} {text}"
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """Result of one analysis round."""
+
+    status: AnalysisStatus
+    verdict: Verdict  # worst verdict of the round
+    summary: str  # "error-rate 0.0002 <= 0.001; latency-p95 0.12 <= 0.2"
+    breach: str | None  # why the analysis failed, or None
+    done: bool  # enough passing rounds to promote
+
+
+def evaluate_round(
+    spec: AnalysisSpec, prev: AnalysisStatus | None, samples: Sequence[MetricSample], now: str
+) -> RoundOutcome:
+    """Grade every metric, update its counters, decide breach or promotion."""
+    by_name = {s.name: s.result for s in samples}
+    previous = {m.name: m for m in (prev.metrics if prev else [])}
+    round_no = (prev.round if prev else 0) + 1
+    metrics: list[MetricStatus] = []
+    verdicts: list[Verdict] = []
+    texts: list[str] = []
+    breach: str | None = None
+    for metric in spec.metrics:
+        result = by_name.get(metric.name, QueryResult(Outcome.ERROR, detail="not measured"))
+        verdict = judge(metric, result)
+        old = previous.get(metric.name, MetricStatus(name=metric.name))
+        failures = old.failures + (verdict is Verdict.FAIL)
+        no_data = old.no_data + 1 if verdict is Verdict.NO_DATA else 0
+        errors = old.errors + 1 if verdict is Verdict.ERROR else 0
+        value = result.value if result.value is not None and math.isfinite(result.value) else None
+        metrics.append(MetricStatus(
+            name=metric.name, value=value, verdict=verdict.value, detail=result.detail or None,
+            failures=failures, no_data=no_data, errors=errors,
+        ))
+        verdicts.append(verdict)
+        text = _describe(metric, result, verdict)
+        texts.append(text)
+        if breach is None:
+            breach = _breach(spec, metric.name, text, round_no, failures, no_data, errors)
+    verdict = worst(verdicts)
+    passed = (prev.passed if prev else 0) + (verdict is Verdict.PASS)
+    status = AnalysisStatus(
+        round=round_no, passed=passed, checks=spec.checks, metrics=metrics, last_round_time=now
+    )
+    done = breach is None and passed >= spec.checks
+    return RoundOutcome(status, verdict, "; ".join(texts), breach, done)
+
+
+def _breach(
+    spec: AnalysisSpec, name: str, text: str, round_no: int, failures: int, no_data: int,
+    errors: int,
+) -> str | None:
+    if failures > spec.failure_limit:
+        return f"{text} (round {round_no}, failureLimit {spec.failure_limit})"
+    if no_data > spec.no_data_limit:
+        return (f"{text} for {no_data} consecutive rounds (round {round_no}, "
+                f"noDataLimit {spec.no_data_limit})")
+    if errors > spec.error_limit:
+        return (f"{text} for {errors} consecutive rounds (round {round_no}, "
+                f"errorLimit {spec.error_limit})")
+    return None
+
+
+def round_label(status: AnalysisStatus) -> str:
+    """"round 4/10", or "round 6 (4/10 passed)" once a tolerated failure was seen."""
+    if status.round == status.passed:
+        return f"round {status.round}/{status.checks}"
+    return f"round {status.round} ({status.passed}/{status.checks} passed)"

@@ -1,0 +1,50 @@
+"""What one reconcile pass saw: cluster state, probe results and measurements (plain data)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from finnexus_operator.core.measurement import QueryResult
+
+__all__ = ["DeploymentState", "HealthRound", "MetricSample", "Observed"]
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    """One colour's Deployment: the revision its template carries, and its Ready pods."""
+
+    revision: str | None
+    replicas: int
+    ready: int = 0  # Ready pods (phase Running, Ready=True) carrying this colour and revision
+
+
+@dataclass(frozen=True)
+class HealthRound:
+    """One round of HTTP health checks over every candidate pod."""
+
+    ok: bool
+    pods: int
+    detail: str = ""  # the first failure, e.g. "pod web-green-x 10.0.0.7:8080/health: HTTP 503"
+
+
+@dataclass(frozen=True)
+class MetricSample:
+    """One metric's measurement in one analysis round."""
+
+    name: str
+    result: QueryResult
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything plan() may look at besides the spec, the status and the clock."""
+
+    generation: int = 1
+    request: str | None = None
+    deployments: Mapping[str, DeploymentState] = field(default_factory=dict)
+    active_service_color: str | None = None  # selector of Service <name>; None if absent
+    ingress_color: str | None = None  # backend colour of Ingress <name>; None if absent
+    health: HealthRound | None = None  # probed in this pass (None: not due / not probed)
+    metrics: Sequence[MetricSample] | None = None  # measured in this pass (None: not due)

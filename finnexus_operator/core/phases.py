@@ -1,0 +1,90 @@
+"""Phases, condition types and condition/event reasons: one module, one vocabulary."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Condition", "Phase", "Reason", "Request", "Result"]
+
+
+class Phase(StrEnum):
+    """Where a FinNexusDeployment's rollout stands (DESIGN.md §2)."""
+
+    PENDING = "Pending"  # seen, nothing done yet
+    DEPLOYING = "Deploying"  # candidate colour scaling up, waiting for Ready pods
+    VERIFYING = "Verifying"  # HTTP health checks of every candidate pod
+    AWAITING_PROMOTION = "AwaitingPromotion"  # healthy; waiting for a promote request
+    ANALYZING = "Analyzing"  # traffic switched; Prometheus gate running
+    STABLE = "Stable"  # the current template is promoted and serving
+    ROLLING_BACK = "RollingBack"  # returning traffic to the stable colour
+    ROLLED_BACK = "RolledBack"  # candidate rejected; traffic on the stable colour
+    FAILED = "Failed"  # candidate rejected and no stable revision to return to
+    INVALID = "Invalid"  # the spec cannot be acted on; nothing was touched
+
+    @property
+    def in_progress(self) -> bool:
+        """A candidate is being rolled out (the operator re-checks on a timer)."""
+        return self in _IN_PROGRESS
+
+
+_IN_PROGRESS = frozenset(
+    {Phase.DEPLOYING, Phase.VERIFYING, Phase.AWAITING_PROMOTION, Phase.ANALYZING,
+     Phase.ROLLING_BACK}
+)
+
+
+class Condition(StrEnum):
+    """metav1.Condition types the operator maintains."""
+
+    AVAILABLE = "Available"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+
+
+class Result(StrEnum):
+    """How one revision's rollout ended (status.history[].result)."""
+
+    PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"
+    SUPERSEDED = "Superseded"
+    FAILED = "Failed"
+
+
+class Request(StrEnum):
+    """Values of the finnexus.ai/request annotation."""
+
+    PROMOTE = "promote"
+    ABORT = "abort"
+    RETRY = "retry"
+    UNDO = "undo"
+
+
+class Reason(StrEnum):
+    """Condition and Event reasons (CamelCase, as Kubernetes expects)."""
+
+    INVALID_SPEC = "InvalidSpec"
+    NEW_REVISION = "NewRevision"
+    DEPLOYING = "Deploying"
+    CANDIDATE_READY = "CandidateReady"
+    HEALTHY = "HealthChecksPassed"
+    HEALTH_FAILED = "HealthChecksFailed"
+    DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    SWITCHED = "TrafficSwitched"
+    ANALYSIS_STARTED = "AnalysisStarted"
+    ANALYSIS_FAILED = "AnalysisFailed"
+    ANALYSIS_PASSED = "AnalysisPassed"
+    PROMOTED = "Promoted"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+    SUPERSEDED = "Superseded"
+    ABORTED = "Aborted"
+    SCALED_DOWN = "OldColorScaledDown"
+    PAUSED = "Paused"
+    REJECTED_REVISION = "RevisionRejected"
+    REQUEST = "Request"
+    REQUEST_IGNORED = "RequestIgnored"
+    UNDO = "Undo"
+    STABLE = "Stable"
+    MISSING_OBJECT = "StableDeploymentMissing"

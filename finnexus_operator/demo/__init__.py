@@ -1,0 +1,1 @@
+"""The one-machine demo: demo apps with real metrics, a load generator and friends."""

@@ -1,0 +1,64 @@
+"""The operator's one error tree. Adapters translate foreign exceptions here, ``from exc``.
+
+    FinNexusError
+    ├── ApiError                 a Kubernetes API call failed (status, reason)
+    │   ├── NotFound             404
+    │   ├── Conflict             409 (stale write or AlreadyExists): retried
+    │   ├── Invalid              422 (includes a failed JSON-patch test)
+    │   └── ApiUnavailable       connection refused, timeout, 5xx: retried
+    └── OwnershipError           an object we would write exists and is not ours
+
+``finnexus_operator.operator.reconcile`` is the one place that decides what is retried
+(ApiError with a retryable status) and what is reported and waited out (OwnershipError).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "ApiUnavailable",
+    "Conflict",
+    "FinNexusError",
+    "Invalid",
+    "NotFound",
+    "OwnershipError",
+]
+
+
+class FinNexusError(Exception):
+    """Base of every error the operator raises on purpose."""
+
+
+class ApiError(FinNexusError):
+    """A Kubernetes API call failed."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class NotFound(ApiError):
+    """404 Not Found."""
+
+
+class Conflict(ApiError):
+    """409 Conflict: a concurrent write or an object that already exists."""
+
+    retryable = True
+
+
+class Invalid(ApiError):
+    """422 Unprocessable Entity (a failed JSON-patch ``test`` lands here too)."""
+
+
+class ApiUnavailable(ApiError):
+    """The API could not be reached, timed out, or answered 5xx/429."""
+
+    retryable = True
+
+
+class OwnershipError(FinNexusError):
+    """An object the operator would write exists without our ownerReference."""

@@ -1,0 +1,259 @@
+"""``spec`` of a FinNexusDeployment (DESIGN.md §2).
+
+These models are the single source of truth: ``finnexus_operator.crd`` generates the CRD's
+``openAPIV3Schema`` from them (descriptions, defaults, bounds, CEL rules), and a check in
+``make test`` fails when the committed CRD is not what the models generate.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "AnalysisSpec",
+    "FinNexusDeploymentSpec",
+    "HealthCheckSpec",
+    "IngressSpec",
+    "MetricSpec",
+    "PromotionSpec",
+    "ServiceSpec",
+]
+
+PORT_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+METRIC_NAME = r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$"
+IntOrString = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+
+
+def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
+    """``x-kubernetes-validations`` for the generated CRD (rule, message)."""
+    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def _check_port(value: int | str, field: str) -> int | str:
+    if isinstance(value, int):
+        if not 1 <= value <= 65535:
+            raise ValueError(f"{field} {value} is not a port number (1-65535)")
+    elif not re.match(PORT_NAME, value) or len(value) > 15:
+        raise ValueError(f"{field} {value!r} is not a port name (IANA_SVC_NAME, 1-15 chars)")
+    return value
+
+
+class ServiceSpec(_Model):
+    """The Services the operator creates for the app."""
+
+    port: int = Field(80, ge=1, le=65535, description="Port the Services expose.")
+    target_port: IntOrString = Field(
+        "http",
+        description="Container port the Services forward to: a port name or number.",
+    )
+
+    @field_validator("target_port")
+    @classmethod
+    def _target_port(cls, v: int | str) -> int | str:
+        return _check_port(v, "targetPort")
+
+
+class IngressSpec(_Model):
+    """When set, the operator owns Ingress <name> and flips its backend on each switch."""
+
+    host: str = Field(min_length=1, max_length=253, description="Host name the Ingress serves.")
+    path: str = Field("/", pattern=r"^/", description="HTTP path of the Ingress rule.")
+    path_type: Literal["Prefix", "Exact", "ImplementationSpecific"] = Field(
+        "Prefix", description="pathType of the Ingress rule."
+    )
+    class_name: str | None = Field(None, description="ingressClassName of the Ingress.")
+    tls_secret_name: str | None = Field(
+        None, description="Secret with the TLS certificate for host; enables TLS when set."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations copied onto the Ingress."
+    )
+
+
+class HealthCheckSpec(_Model):
+    """HTTP health checks of every candidate pod before it sees production traffic."""
+
+    path: str = Field("/health", pattern=r"^/", description="Path probed with GET on each pod.")
+    port: IntOrString | None = Field(
+        None,
+        description="Pod port probed: a container port name or number. "
+        "Default: service.targetPort.",
+    )
+    interval_seconds: int = Field(5, ge=1, le=3600, description="Seconds between probe rounds.")
+    timeout_seconds: int = Field(2, ge=1, le=60, description="Timeout of one probe.")
+    success_threshold: int = Field(
+        3, ge=1, le=100,
+        description="Consecutive rounds in which every candidate pod answered 2xx before the "
+        "candidate is considered healthy.",
+    )
+    failure_threshold: int = Field(
+        3, ge=1, le=100,
+        description="Consecutive failed rounds after which the candidate is rejected.",
+    )
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int | str | None) -> int | str | None:
+        return None if v is None else _check_port(v, "healthCheck.port")
+
+
+class MetricSpec(_Model):
+    """One Prometheus query that must return exactly one number within [min, max]."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            ("has(self.min) || has(self.max)", "a metric needs min or max"),
+            ("!has(self.min) || !has(self.max) || self.min <= self.max",
+             "min must be less than or equal to max"),
+        )
+    )
+
+    name: str = Field(
+        min_length=1, max_length=63, pattern=METRIC_NAME,
+        description="Name of the metric, shown in status and messages.",
+    )
+    query: str = Field(
+        min_length=1, max_length=4096,
+        description="PromQL instant query returning one series. Placeholders: {{namespace}}, "
+        "{{name}}, {{color}}, {{revision}}, {{service}} (the candidate's), {{stableColor}}, "
+        "{{stableService}}.",
+    )
+    min: float | None = Field(None, description="Inclusive lower bound.")
+    max: float | None = Field(None, description="Inclusive upper bound.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> MetricSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("a metric needs min or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class AnalysisSpec(_Model):
+    """Prometheus gate after the traffic switch; absent -> promote right after the switch."""
+
+    interval_seconds: int = Field(
+        30, ge=1, le=3600, description="Seconds between measurement rounds."
+    )
+    checks: int = Field(10, ge=1, le=1000, description="Passing rounds needed to promote.")
+    failure_limit: int = Field(
+        0, ge=0, le=1000, description="Failed measurements tolerated per metric."
+    )
+    no_data_limit: int = Field(
+        3, ge=0, le=1000,
+        description="Consecutive empty or NaN results tolerated per metric.",
+    )
+    error_limit: int = Field(
+        3, ge=0, le=1000, description="Consecutive query errors tolerated per metric."
+    )
+    metrics: list[MetricSpec] = Field(
+        min_length=1, max_length=20, description="The queries measured every round.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique(cls, v: list[MetricSpec]) -> list[MetricSpec]:
+        names = [m.name for m in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")
+        return v
+
+
+class PromotionSpec(_Model):
+    """How a healthy candidate is promoted."""
+
+    auto: bool = Field(
+        True,
+        description="false: stop in AwaitingPromotion until a 'promote' request "
+        "(annotation finnexus.ai/request: promote).",
+    )
+    scale_down_delay_seconds: int = Field(
+        30, ge=0, le=86400,
+        description="Seconds the old colour keeps running after promotion (instant undo).",
+    )
+
+
+class FinNexusDeploymentSpec(_Model):
+    """A stateless HTTP service released blue-green by the FinNexus operator."""
+
+    replicas: int = Field(1, ge=1, le=1000, description="Pods per colour.")
+    template: dict[str, Any] = Field(
+        description="A full PodTemplateSpec. Its containers name the port service.targetPort "
+        "(default 'http'). A change is a new revision.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    service: ServiceSpec = Field(default_factory=ServiceSpec, description=ServiceSpec.__doc__)
+    ingress: IngressSpec | None = Field(None, description=IngressSpec.__doc__)
+    health_check: HealthCheckSpec = Field(
+        default_factory=HealthCheckSpec, description=HealthCheckSpec.__doc__
+    )
+    analysis: AnalysisSpec | None = Field(None, description=AnalysisSpec.__doc__)
+    promotion: PromotionSpec = Field(
+        default_factory=PromotionSpec, description=PromotionSpec.__doc__
+    )
+    progress_deadline_seconds: int = Field(
+        600, ge=1, le=86400,
+        description="Seconds the candidate has to become Ready and healthy before it is rejected.",
+    )
+    paused: bool = Field(False, description="Freezes progress; never suppresses a rollback.")
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, v: dict[str, Any]) -> dict[str, Any]:
+        spec = v.get("spec")
+        if not isinstance(spec, dict):
+            raise ValueError("template.spec is required (a PodSpec)")
+        containers = spec.get("containers")
+        if not isinstance(containers, list) or not containers:
+            raise ValueError("template.spec.containers must list at least one container")
+        for i, c in enumerate(containers):
+            if not isinstance(c, dict) or not c.get("name") or not c.get("image"):
+                raise ValueError(f"template.spec.containers[{i}] needs a name and an image")
+        return v
+
+    @model_validator(mode="after")
+    def _ports_declared(self) -> FinNexusDeploymentSpec:
+        names = container_port_names(self.template)
+        for field, port in (
+            ("service.targetPort", self.service.target_port),
+            ("healthCheck.port", self.health_check.port),
+        ):
+            if isinstance(port, str) and port not in names:
+                raise ValueError(
+                    f"{field} {port!r} is not a port name declared by any container of the "
+                    f"template (declared: {', '.join(sorted(names)) or 'none'})"
+                )
+        return self
+
+    @property
+    def health_port(self) -> int | str:
+        """The pod port the health checks probe."""
+        return self.health_check.port if self.health_check.port is not None else (
+            self.service.target_port
+        )
+
+
+def container_port_names(template: dict[str, Any]) -> set[str]:
+    """Names of the container ports a PodTemplateSpec declares."""
+    names: set[str] = set()
+    for c in (template.get("spec") or {}).get("containers") or []:
+        for p in (c.get("ports") or []) if isinstance(c, dict) else []:
+            if isinstance(p, dict) and isinstance(p.get("name"), str):
+                names.add(p["name"])
+    return names

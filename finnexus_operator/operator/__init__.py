@@ -1,0 +1,1 @@
+"""The kopf layer and the reconcile loop: observe, plan(), apply."""

@@ -1,0 +1,52 @@
+"""The kopf registrations — and nothing else. Decisions live in core.plan; work in reconcile.
+
+Only an event handler is registered: no finalizers, no kopf annotations or status fields on
+the resource (the operator writes only ``status`` and removes a handled request annotation),
+so it never fights a GitOps tool over the resource's metadata.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import kopf
+
+from finnexus_operator import constants as c
+from finnexus_operator.operator.runtime import Runtime
+
+__all__ = ["PEERING_NAME", "register"]
+
+PEERING_NAME = "finnexus-operator"
+
+
+def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    """Register the operator's handlers into ``registry`` (a fresh one per test is fine)."""
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.scanning.disabled = True  # no CRD/namespace scanning: no RBAC for it
+        settings.posting.level = 30  # kopf's own Events: warnings and errors only
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.networking.request_timeout = 30
+        if runtime.settings.leader_election:
+            settings.peering.name = PEERING_NAME
+            settings.peering.mandatory = True
+            settings.peering.standalone = False
+            settings.peering.priority = random.randint(1, 2**31 - 1)
+        else:
+            settings.peering.standalone = True
+        await runtime.start()
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        await runtime.stop()
+
+    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry)
+    async def on_event(*, type: str, name: str, namespace: str | None, meta: kopf.Meta,
+                       **_: Any) -> None:
+        if runtime.controller is None or namespace is None:
+            return
+        runtime.controller.notify(namespace, name, deleted=type == "DELETED",
+                                  resource_version=meta.get("resourceVersion"))

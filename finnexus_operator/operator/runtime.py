@@ -1,0 +1,57 @@
+"""Everything one operator process shares: clients, prober, metric provider, controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import start_http_server
+
+from finnexus_operator.adapters.health import HealthProber
+from finnexus_operator.adapters.kube import KubeClient, load_api_client
+from finnexus_operator.adapters.metrics import MetricProvider, make_provider
+from finnexus_operator.logs import get_logger
+from finnexus_operator.operator.controller import Controller
+from finnexus_operator.operator.reconcile import Reconciler
+from finnexus_operator.settings import Settings
+
+__all__ = ["Runtime"]
+
+log = get_logger("finnexus.runtime")
+
+
+class Runtime:
+    """Built in the kopf startup handler, torn down in the cleanup handler."""
+
+    def __init__(self, settings: Settings, api_client: Any = None) -> None:
+        self.settings = settings
+        self._api_client = api_client
+        self.controller: Controller | None = None
+        self.reconciler: Reconciler | None = None
+        self.provider: MetricProvider | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        api_client = self._api_client or load_api_client(s.kubeconfig)
+        if s.prometheus_url:
+            self.provider = make_provider(
+                "prometheus", url=s.prometheus_url, token=s.prometheus_token,
+                token_file=s.prometheus_token_file, ca_file=s.prometheus_ca_file,
+                verify_tls=not s.prometheus_insecure_skip_verify, timeout=s.prometheus_timeout)
+        else:
+            log.warning("no --prometheus-url: resources with spec.analysis will see query "
+                        "errors and be rolled back, never promoted")
+        self.reconciler = Reconciler(KubeClient(api_client), prober=HealthProber(),
+                                     provider=self.provider)
+        self.controller = Controller(self.reconciler)
+        if s.metrics_port:
+            start_http_server(s.metrics_port)
+        log.info("operator started", namespaces=list(s.namespaces) or "all",
+                 prometheus=getattr(self.provider, "url", None), metrics_port=s.metrics_port)
+
+    async def stop(self) -> None:
+        if self.controller is not None:
+            await self.controller.stop()
+        if self.reconciler is not None:
+            await self.reconciler.prober.close()
+        if self.provider is not None:
+            await self.provider.close()

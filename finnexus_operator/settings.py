@@ -1,0 +1,128 @@
+"""One settings object, from command-line flags and ``FINNEXUS_*`` environment variables.
+
+Flags win over environment variables, which win over defaults. The Prometheus endpoint is
+operator configuration only: a CR author can never make the operator call a URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["Settings", "add_run_arguments", "settings_from"]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the operator runs."""
+
+    namespaces: tuple[str, ...] = ()
+    all_namespaces: bool = False
+    prometheus_url: str | None = None
+    prometheus_token: str | None = field(default=None, repr=False)  # a secret: never logged
+    prometheus_token_file: str | None = None
+    prometheus_ca_file: str | None = None
+    prometheus_insecure_skip_verify: bool = False
+    prometheus_timeout: float = 5.0
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+    metrics_port: int = 8080  # 0 disables the operator's own /metrics
+    health_port: int = 8081  # kopf liveness endpoint /healthz; 0 disables
+    leader_election: bool = False
+    kubeconfig: str | None = None
+
+    @property
+    def clusterwide(self) -> bool:
+        return self.all_namespaces or not self.namespaces
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``finnexus-operator run``."""
+    add = parser.add_argument
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", dest="namespaces",
+                       metavar="NS", help="watch this namespace (repeatable) "
+                       "[FINNEXUS_NAMESPACES, comma-separated]")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", default=None,
+                       help="watch every namespace (the default when no namespace is given) "
+                       "[FINNEXUS_ALL_NAMESPACES]")
+    add("--prometheus-url", help="Prometheus base URL for analysis [FINNEXUS_PROMETHEUS_URL]")
+    add("--prometheus-token-file", help="file with a bearer token for Prometheus, re-read on "
+        "each query [FINNEXUS_PROMETHEUS_TOKEN_FILE; or the token in FINNEXUS_PROMETHEUS_TOKEN]")
+    add("--prometheus-ca-file", help="CA bundle to verify Prometheus's TLS certificate "
+        "[FINNEXUS_PROMETHEUS_CA_FILE]")
+    add("--prometheus-insecure-skip-verify", action="store_true", default=None,
+        help="do not verify Prometheus's TLS certificate (not recommended) "
+        "[FINNEXUS_PROMETHEUS_INSECURE_SKIP_VERIFY]")
+    add("--prometheus-timeout", type=float, help="seconds per query (default 5) "
+        "[FINNEXUS_PROMETHEUS_TIMEOUT]")
+    add("--log-format", choices=["auto", "json", "console"],
+        help="auto: console on a terminal, JSON otherwise [FINNEXUS_LOG_FORMAT]")
+    add("--log-level", choices=["debug", "info", "warning", "error"],
+        help="[FINNEXUS_LOG_LEVEL] (default info)")
+    add("--metrics-port", type=int, help="port of the operator's own /metrics, 0 disables "
+        "(default 8080) [FINNEXUS_METRICS_PORT]")
+    add("--health-port", type=int, help="port of the liveness endpoint /healthz, 0 disables "
+        "(default 8081) [FINNEXUS_HEALTH_PORT]")
+    add("--leader-election", action="store_true", default=None,
+        help="run several replicas, one active (kopf peering 'finnexus-operator') "
+        "[FINNEXUS_LEADER_ELECTION]")
+    add("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+
+
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None
+                  ) -> Settings:
+    """Merge parsed flags with ``FINNEXUS_*`` variables; raises ValueError on bad values."""
+    env = os.environ if environ is None else environ
+
+    def pick(flag: object, name: str) -> str | None:
+        if flag is not None:
+            return str(flag)
+        value = env.get(f"FINNEXUS_{name}")
+        return value if value not in (None, "") else None
+
+    def boolean(flag: object, name: str) -> bool:
+        value = pick(flag, name)
+        return value is not None and value.lower() in _TRUE
+
+    def number(flag: object, name: str, default: float) -> float:
+        value = pick(flag, name)
+        try:
+            return default if value is None else float(value)
+        except ValueError:
+            raise ValueError(f"FINNEXUS_{name} / --{name.lower().replace('_', '-')}: "
+                             f"{value!r} is not a number") from None
+
+    namespaces: Sequence[str] = args.namespaces or [
+        n.strip() for n in (env.get("FINNEXUS_NAMESPACES") or "").split(",") if n.strip()]
+    all_ns = boolean(args.all_namespaces, "ALL_NAMESPACES")
+    if all_ns and args.namespaces is None:
+        namespaces = ()
+    settings = Settings(
+        namespaces=tuple(namespaces),
+        all_namespaces=all_ns,
+        prometheus_url=pick(args.prometheus_url, "PROMETHEUS_URL"),
+        prometheus_token=env.get("FINNEXUS_PROMETHEUS_TOKEN") or None,
+        prometheus_token_file=pick(args.prometheus_token_file, "PROMETHEUS_TOKEN_FILE"),
+        prometheus_ca_file=pick(args.prometheus_ca_file, "PROMETHEUS_CA_FILE"),
+        prometheus_insecure_skip_verify=boolean(
+            args.prometheus_insecure_skip_verify, "PROMETHEUS_INSECURE_SKIP_VERIFY"),
+        prometheus_timeout=number(args.prometheus_timeout, "PROMETHEUS_TIMEOUT", 5.0),
+        log_format=pick(args.log_format, "LOG_FORMAT") or "auto",
+        log_level=pick(args.log_level, "LOG_LEVEL") or "info",
+        metrics_port=int(number(args.metrics_port, "METRICS_PORT", 8080)),
+        health_port=int(number(args.health_port, "HEALTH_PORT", 8081)),
+        leader_election=boolean(args.leader_election, "LEADER_ELECTION"),
+        kubeconfig=args.kubeconfig,
+    )
+    if settings.log_format not in ("auto", "json", "console"):
+        raise ValueError(f"log format {settings.log_format!r}: expected auto, json or console")
+    if settings.prometheus_url and not settings.prometheus_url.startswith(("http://", "https://")):
+        raise ValueError(f"--prometheus-url {settings.prometheus_url!r}: expected http(s)://...")
+    if settings.prometheus_timeout <= 0:
+        raise ValueError("--prometheus-timeout must be positive")
+    return settings

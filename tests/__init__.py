@@ -1,0 +1,1 @@
+"""FinNexus operator tests."""

@@ -1,0 +1,1 @@
+"""Contract tests: real HTTP against the emulated Kubernetes API."""
