@@ -37,6 +37,8 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    # kopf logs every handled watch event at INFO; the operator logs what it did instead.
+    logging.getLogger("kopf.objects").setLevel(max(numeric, logging.WARNING))
 
 
 def get_logger(name: str = "finnexus") -> structlog.stdlib.BoundLogger:

@@ -637,5 +637,5 @@ def test_kopf_daemon_and_finalizer_flow(apiserver: ApiServer) -> None:
         wait_until(lambda: (apiserver.get(f"{FNDS}/backend") or {}).get("metadata", {}).get(
             "finalizers"), message="kopf added its finalizer")
         apiserver.delete(f"{FNDS}/backend")
-        wait_until(lambda: apiserver.get(f"{FNDS}/backend") is None, message="deletion completed")
+        wait_until(lambda: apiserver.get(f"{FNDS}/backend") is None, message=f"deletion completed {apiserver.requests.all()[-12:]} {apiserver.get(f'{FNDS}/backend')}")
     assert calls.index("daemon-stopped:backend") >= 0 and "delete:backend" in calls
