@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
 from finnexus_operator import __version__
 from finnexus_operator.settings import add_run_arguments, settings_from
+
+if TYPE_CHECKING:
+    import kopf
 
 __all__ = ["main"]
 
@@ -25,6 +29,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_format, settings.log_level)
     registry = kopf.OperatorRegistry()
+    kubeconfig = settings.kubeconfig
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # A fresh registry has no login handler: kopf's own would ignore --kubeconfig anyway.
+        return _connection_info(kubeconfig)
+
     register(registry, Runtime(settings))
     liveness = (f"http://0.0.0.0:{settings.health_port}/healthz"
                 if settings.health_port else None)
@@ -37,6 +48,25 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=liveness,
     )
     return 0
+
+
+def _connection_info(kubeconfig: str | None) -> kopf.ConnectionInfo:
+    """kopf's credentials from the same kubeconfig / in-cluster config the operator uses."""
+    import kopf
+
+    from finnexus_operator.adapters.kube import load_api_client
+
+    config = load_api_client(kubeconfig).configuration
+    header = (config.get_api_key_with_prefix("BearerToken")
+              or config.get_api_key_with_prefix("authorization"))
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (None, None) if not parts else (
+        (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1]))
+    return kopf.ConnectionInfo(
+        server=config.host, ca_path=config.ssl_ca_cert, insecure=not config.verify_ssl,
+        username=config.username or None, password=config.password or None,
+        scheme=scheme, token=token, certificate_path=config.cert_file,
+        private_key_path=config.key_file)
 
 
 def _demo(args: argparse.Namespace) -> int:

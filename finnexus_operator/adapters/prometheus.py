@@ -22,7 +22,7 @@ from yarl import URL
 from finnexus_operator import __version__
 from finnexus_operator.core.measurement import QueryResult
 
-__all__ = ["PrometheusProvider", "parse_query_response"]
+__all__ = ["NAN", "NO_SERIES", "PrometheusProvider", "parse_query_response"]
 
 _SNIPPET = 200
 _USER_AGENT = f"finnexus-operator/{__version__}"
@@ -220,7 +220,7 @@ class PrometheusProvider:
             return QueryResult.error(_describe_connect_error(exc))
         except aiohttp.ClientError as exc:
             return QueryResult.error(f"{type(exc).__name__} talking to Prometheus: {exc}")
-        except (OSError, ssl.SSLError) as exc:
+        except OSError as exc:  # includes ssl.SSLError
             return QueryResult.error(f"{type(exc).__name__} talking to Prometheus: {exc}")
 
     @staticmethod

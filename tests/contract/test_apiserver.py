@@ -621,10 +621,11 @@ def test_kopf_daemon_and_finalizer_flow(apiserver: ApiServer) -> None:
     registry = _operator(apiserver)
     calls: list[str] = []
 
-    @kopf.daemon("finnexus.ai", "v1alpha1", "finnexusdeployments", registry=registry)
-    def daemon(name: str, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    @kopf.daemon("finnexus.ai", "v1alpha1", "finnexusdeployments", registry=registry,
+                 cancellation_polling=0.1)  # kopf re-checks a stopping daemon this often
+    async def daemon(name: str, stopped: kopf.DaemonStopped, **_: Any) -> None:
         calls.append(f"daemon:{name}")
-        stopped.wait(10)
+        await stopped.wait()
         calls.append(f"daemon-stopped:{name}")
 
     @kopf.on.delete("finnexus.ai", "v1alpha1", "finnexusdeployments", registry=registry)
@@ -637,5 +638,6 @@ def test_kopf_daemon_and_finalizer_flow(apiserver: ApiServer) -> None:
         wait_until(lambda: (apiserver.get(f"{FNDS}/backend") or {}).get("metadata", {}).get(
             "finalizers"), message="kopf added its finalizer")
         apiserver.delete(f"{FNDS}/backend")
-        wait_until(lambda: apiserver.get(f"{FNDS}/backend") is None, message=f"deletion completed {apiserver.requests.all()[-12:]} {apiserver.get(f'{FNDS}/backend')}")
-    assert calls.index("daemon-stopped:backend") >= 0 and "delete:backend" in calls
+        wait_until(lambda: apiserver.get(f"{FNDS}/backend") is None,
+                   message="kopf removed its finalizer and the deletion completed")
+    assert "daemon-stopped:backend" in calls and "delete:backend" in calls

@@ -15,6 +15,7 @@ as targets from the start (job ``slot``); :meth:`take_slot` hands one out to bin
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import shutil
@@ -66,6 +67,15 @@ def free_port() -> int:
 
 def _non_empty(result: Series) -> bool:
     return bool(result)
+
+
+_LIVE: set[PrometheusServer] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:  # a crashed or interrupted run leaves no server behind
+    for server in list(_LIVE):
+        server.stop(timeout=5)
 
 
 class PrometheusServer:
@@ -172,10 +182,10 @@ class PrometheusServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,
             )
         finally:
             log.close()
+        _LIVE.add(self)
         if wait:
             started = time.time()
             try:
@@ -191,6 +201,7 @@ class PrometheusServer:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the process (SIGTERM, then SIGKILL); its port refuses connections afterwards."""
         process, self._process = self._process, None
+        _LIVE.discard(self)
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)

@@ -11,7 +11,7 @@ import pytest
 
 from finnexus_operator.adapters.prometheus import PrometheusProvider
 from finnexus_operator.core.measurement import Outcome, QueryResult
-from finnexus_operator.demo.app import AppHandle
+from finnexus_operator.demo.app import AppHandle, start_app
 from finnexus_operator.demo.load import LoadStats, generate_load
 
 from .conftest import DemoAppFactory
@@ -158,6 +158,21 @@ async def test_syntax_error_carries_prometheus_message(
     assert raw["errorType"] == "bad_data"
     result = await provider.query(promql)
     assert result == QueryResult.error(f"bad_data: {raw['error']}")
+
+
+async def test_file_sd_targets_are_added_and_removed_at_runtime(
+    prometheus: PrometheusServer, provider: PrometheusProvider
+) -> None:
+    async with await start_app(service="sd") as app:  # any port: not a pre-registered slot
+        prometheus.set_targets([(app.target, {"job": "sd-test", "team": "payments"})])
+        try:
+            # Prometheus throttles discovery updates: the first scrape comes 1-10 s later.
+            await prometheus.wait_for('up{job="sd-test",team="payments"} == 1', timeout=20)
+            query = 'sum(http_requests_total{job="sd-test",team="payments",service="sd"})'
+            assert await provider.query(query) == QueryResult.value_of(0.0)
+        finally:
+            prometheus.set_targets([])
+        await prometheus.wait_for('absent(up{job="sd-test"})', timeout=20)
 
 
 async def test_stopped_prometheus_is_an_error_then_recovers(

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp.connector
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from finnexus_operator.adapters.metrics import PROVIDERS, MetricProvider, make_provider
 from finnexus_operator.adapters.prometheus import PrometheusProvider
@@ -277,11 +279,26 @@ async def test_connection_refused() -> None:
     )
 
 
-async def test_dns_failure_is_an_error() -> None:
-    async with PrometheusProvider("http://no-such-host.invalid:9090", timeout=2.0) as client:
+class NoDns(AbstractResolver):
+    """A resolver that knows no names: DNS failure without touching the network."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_dns_failure_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aiohttp.connector, "DefaultResolver", NoDns)
+    async with PrometheusProvider("http://prometheus.monitoring:9090") as client:
         result = await client.query("up")
-    assert result.outcome is Outcome.ERROR
-    assert "no-such-host.invalid" in result.detail
+    assert result == QueryResult.error(
+        "DNS lookup failed for Prometheus host prometheus.monitoring: Name or service not known"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,200 @@
+"""The contract-test rig: emulated API + pod simulator (the test plays kubelet) + real operator."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from finnexus_operator.demo.apiserver import ApiServer, path_for
+from finnexus_operator.demo.kubelet import PodSimulator
+from finnexus_operator.demo.operator_thread import OperatorThread
+from finnexus_operator.settings import Settings
+from tests.helpers import wait_until
+
+NS = "default"
+CR_API = "finnexus.ai/v1alpha1"
+CR_PLURAL = "finnexusdeployments"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    behaviour = "good"
+
+    def do_GET(self) -> None:
+        mode = self.server.behaviour  # type: ignore[attr-defined]
+        if mode == "hang":
+            time.sleep(5)
+        code = 200 if mode == "good" else 503
+        self.server.hits += 1  # type: ignore[attr-defined]
+        try:
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(b"ok" if code == 200 else b"unhealthy")
+        except OSError:
+            pass  # the prober gave up (timeout): expected for "hang"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class HealthServers:
+    """Local HTTP servers answering /health: good (200), bad (503), hang (sleeps 5 s)."""
+
+    def __init__(self) -> None:
+        self.servers: dict[str, http.server.ThreadingHTTPServer] = {}
+        for mode in ("good", "bad", "hang"):
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+            server.daemon_threads = True
+            server.behaviour = mode  # type: ignore[attr-defined]
+            server.hits = 0  # type: ignore[attr-defined]
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self.servers[mode] = server
+
+    def port(self, mode: str) -> int:
+        return int(self.servers[mode].server_address[1])
+
+    def hits(self, mode: str) -> int:
+        return int(self.servers[mode].hits)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.shutdown()
+            server.server_close()
+
+
+def template(image: str, **labels: str) -> dict[str, Any]:
+    """A pod template; the image tag decides the simulated pod's behaviour:
+    ``app:good`` healthy, ``app:bad`` /health 503, ``app:hang`` /health hangs,
+    ``app:never`` pods never become Ready."""
+    return {
+        "metadata": {"labels": {"app": "web", **labels}},
+        "spec": {"containers": [{
+            "name": "web", "image": image,
+            "ports": [{"name": "http", "containerPort": 8080}],
+        }]},
+    }
+
+
+def resource(name: str = "web", image: str = "app:good", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "replicas": 2,
+        "template": template(image),
+        "ingress": {"host": f"{name}.example.com"},
+        "healthCheck": {"intervalSeconds": 1, "timeoutSeconds": 1, "successThreshold": 2,
+                        "failureThreshold": 2},
+        "promotion": {"scaleDownDelaySeconds": 1},
+        "progressDeadlineSeconds": 20,
+    }
+    body.update(spec)
+    return {"apiVersion": CR_API, "kind": "FinNexusDeployment",
+            "metadata": {"name": name, "namespace": NS}, "spec": body}
+
+
+class Cluster:
+    """What a contract test talks to."""
+
+    def __init__(self, api: ApiServer, kubeconfig: str, health: HealthServers,
+                 settings: Settings) -> None:
+        self.api, self.kubeconfig, self.health, self.settings = api, kubeconfig, health, settings
+        self.operator: OperatorThread | None = None
+
+    # -- operator lifecycle --
+    def start_operator(self) -> None:
+        self.operator = OperatorThread(self.settings, self.api.url, self.kubeconfig).start()
+
+    def stop_operator(self) -> None:
+        if self.operator is not None:
+            self.operator.stop()
+            self.operator = None
+
+    # -- the resource --
+    def cr_path(self, name: str = "web") -> str:
+        return path_for(CR_API, CR_PLURAL, NS, name)
+
+    def create(self, body: dict[str, Any]) -> None:
+        self.api.create(path_for(CR_API, CR_PLURAL, NS), body)
+
+    def cr(self, name: str = "web") -> dict[str, Any]:
+        found = self.api.get(self.cr_path(name))
+        assert found is not None, f"FinNexusDeployment {name} is gone"
+        return found
+
+    def status(self, name: str = "web") -> dict[str, Any]:
+        return dict(self.cr(name).get("status") or {})
+
+    def set_image(self, image: str, name: str = "web") -> None:
+        self.api.patch(self.cr_path(name), {"spec": {"template": template(image)}})
+
+    def patch_spec(self, name: str = "web", **spec: Any) -> None:
+        self.api.patch(self.cr_path(name), {"spec": spec})
+
+    def request(self, value: str, name: str = "web") -> None:
+        self.api.patch(self.cr_path(name),
+                       {"metadata": {"annotations": {"finnexus.ai/request": value}}})
+
+    def wait_phase(self, phase: str, name: str = "web", timeout: float = 15.0,
+                   **fields: Any) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            st = self.status(name)
+            ok = st.get("phase") == phase and all(st.get(k) == v for k, v in fields.items())
+            return st if ok else None
+        try:
+            return wait_until(check, timeout=timeout, interval=0.05)  # type: ignore[return-value]
+        except AssertionError:
+            raise AssertionError(f"{name} never reached {phase} {fields}; status: "
+                                 f"{self.status(name)}") from None
+
+    # -- owned objects --
+    def get(self, api_version: str, plural: str, name: str) -> dict[str, Any] | None:
+        return self.api.get(path_for(api_version, plural, NS, name))
+
+    def deployment(self, name: str) -> dict[str, Any] | None:
+        return self.get("apps/v1", "deployments", name)
+
+    def replicas(self, name: str) -> int | None:
+        dep = self.deployment(name)
+        return None if dep is None else int(dep["spec"]["replicas"])
+
+    def service_color(self, name: str) -> str | None:
+        svc = self.get("v1", "services", name)
+        return None if svc is None else svc["spec"]["selector"].get("finnexus.ai/color")
+
+    def ingress_backend(self, name: str = "web") -> str | None:
+        ing = self.get("networking.k8s.io/v1", "ingresses", name)
+        if ing is None:
+            return None
+        path = ing["spec"]["rules"][0]["http"]["paths"][0]
+        return str(path["backend"]["service"]["name"])
+
+    def events(self, name: str = "web") -> list[dict[str, Any]]:
+        return [e for e in self.api.list(path_for("v1", "events", NS))
+                if (e.get("involvedObject") or {}).get("name") == name]
+
+    def requests(self, method: str, fragment: str) -> list[tuple[str, str, dict[str, str]]]:
+        return [r for r in self.api.requests.all() if r[0] == method and fragment in r[1]]
+
+
+@contextmanager
+def running_cluster(api: ApiServer, kubeconfig: str, *, settings: Settings | None = None,
+                    endpoint: Callable[[dict[str, Any]], int | None] | None = None,
+                    ) -> Iterator[Cluster]:
+    health = HealthServers()
+
+    def by_image(dep: dict[str, Any]) -> int | None:
+        image = dep["spec"]["template"]["spec"]["containers"][0]["image"]
+        mode = image.rsplit(":", 1)[-1].rstrip("0123456789")
+        return None if mode == "never" else health.port(mode)
+
+    cluster = Cluster(api, kubeconfig, health, settings or Settings(metrics_port=0, health_port=0))
+    simulator = PodSimulator(api, NS, endpoint=endpoint or by_image, interval=0.05).start()
+    try:
+        cluster.start_operator()
+        yield cluster
+    finally:
+        cluster.stop_operator()
+        simulator.stop()
+        health.close()
+        assert not simulator.errors, simulator.errors

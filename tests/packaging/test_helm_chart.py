@@ -1,0 +1,386 @@
+"""The Helm chart: lint, render every mode, validate strictly, and check what it promises."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.packaging.tools import (
+    CHART,
+    EXAMPLES,
+    VENV_BIN,
+    helm,
+    of_kind,
+    only,
+    render,
+    render_text,
+    require_tool,
+)
+
+PRODUCTION = str(EXAMPLES / "helm" / "values-production.yaml")
+
+ALL_OPTIONALS = {
+    "metrics.serviceMonitor.enabled": "true",
+    "prometheusRule.enabled": "true",
+    "prometheusRule.serviceAlerts.enabled": "true",
+    "podDisruptionBudget.enabled": "true",
+    "networkPolicy.enabled": "true",
+    "prometheus.url": "http://prometheus.monitoring:9090",
+    "prometheus.tokenSecret.name": "prom-token",
+    "prometheus.caSecret.name": "prom-ca",
+}
+
+# Every mode the chart has: (id, --set values, values files).
+MODES: list[tuple[str, dict[str, str], tuple[str, ...]]] = [
+    ("defaults", {}, ()),
+    ("all-namespaces-ha-all-optionals", {"replicas": "3", **ALL_OPTIONALS}, ()),
+    ("namespaced", {"watchNamespaces": "{trading,payments}"}, ()),
+    ("namespaced-ha", {"watchNamespaces": "{trading}", "replicas": "2", **ALL_OPTIONALS}, ()),
+    ("no-crd-no-rbac", {"crds.install": "false", "rbac.create": "false",
+                        "serviceAccount.create": "false", "metrics.service.enabled": "false"}, ()),
+    ("production-example", {}, (PRODUCTION,)),
+]
+MODE_IDS = [m[0] for m in MODES]
+
+
+def kubernetes_validate(manifests: str) -> subprocess.CompletedProcess[str]:
+    exe = require_tool("kubernetes-validate", VENV_BIN / "kubernetes-validate")
+    return subprocess.run(
+        [exe, "--strict", "--quiet", "-"], input=manifests, capture_output=True, text=True,
+        timeout=60,
+    )
+
+
+def deployment(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return only(objs, "Deployment")
+
+
+def container(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    (c,) = deployment(objs)["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+# -- lint and strict validation ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("files", [(), (PRODUCTION,)], ids=["defaults", "production-example"])
+def test_helm_lint_strict(files: tuple[str, ...]) -> None:
+    args = ["lint", "--strict", str(CHART)]
+    for f in files:
+        args += ["-f", f]
+    out = helm(*args).stdout
+    assert "1 chart(s) linted, 0 chart(s) failed" in out
+
+
+@pytest.mark.parametrize(("mode", "values", "files"), MODES, ids=MODE_IDS)
+def test_rendered_manifests_pass_kubernetes_validate_strict(
+    mode: str, values: dict[str, str], files: tuple[str, ...]
+) -> None:
+    text = render_text(values, files, crds=True)
+    proc = kubernetes_validate(text)
+    assert proc.returncode == 0, f"{mode}:\n{proc.stdout}\n{proc.stderr}"
+    # Only custom kinds (no bundled schema) may warn; they are checked elsewhere.
+    for line in (proc.stdout + proc.stderr).splitlines():
+        assert any(k in line for k in ("KopfPeering", "PrometheusRule", "ServiceMonitor")), line
+
+
+def test_kubernetes_validate_really_rejects_a_broken_manifest() -> None:
+    objs = render()
+    dep = deployment(objs)
+    dep["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy2"] = "Always"
+    proc = kubernetes_validate(yaml.safe_dump(dep))
+    assert proc.returncode != 0
+    assert "imagePullPolicy2" in proc.stdout + proc.stderr
+
+
+# -- bad input: the schema names the value ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("log.format=xml", "log.format"),
+        ("replicas=0", "replicas"),
+        ("metrics.port=70000", "metrics.port"),
+        ("watchNamespaces={Bad_NS}", "watchNamespaces.0"),
+        ("prometheus.url=ftp://x", "prometheus.url"),
+        ("resources.requests.cpu=lots", "resources.requests.cpu"),
+        ("imagee.tag=x", "imagee"),
+    ],
+)
+def test_invalid_value_fails_on_the_schema_naming_the_value(setting: str, named: str) -> None:
+    proc = helm("template", "x", str(CHART), "--set", setting, check=False)
+    assert proc.returncode != 0
+    assert "values don't meet the specifications of the schema" in proc.stderr
+    assert named in proc.stderr, proc.stderr
+
+
+class _DiscoveryOnlyAPI(BaseHTTPRequestHandler):
+    """Just enough of a kube-apiserver for `helm install --dry-run=client` to read versions."""
+
+    ANSWERS: dict[str, Any] = {
+        "/version": {"major": "1", "minor": "30", "gitVersion": "v1.30.0"},
+        "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+        "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+        "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": []},
+    }
+
+    def do_GET(self) -> None:
+        body = self.ANSWERS.get(self.path.split("?")[0])
+        data = json.dumps(body or {"kind": "Status", "code": 404}).encode()
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def discovery_kubeconfig(tmp_path: Path) -> Iterator[Path]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DiscoveryOnlyAPI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "stub",
+        "clusters": [{"name": "stub", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+        "users": [{"name": "stub", "user": {}}],
+        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub"}}],
+    }))
+    yield kubeconfig
+    server.shutdown()
+
+
+def test_helm_install_with_an_invalid_value_fails_on_the_schema(
+    discovery_kubeconfig: Path,
+) -> None:
+    proc = helm(
+        "install", "finnexus", str(CHART), "--dry-run=client",
+        "--kubeconfig", str(discovery_kubeconfig), "--set", "log.level=verbose", check=False,
+    )
+    assert proc.returncode != 0
+    assert "INSTALLATION FAILED: values don't meet the specifications" in proc.stderr
+    assert "log.level" in proc.stderr and "verbose" not in proc.stdout
+
+
+def _schema_node(schema: dict[str, Any], path: list[str]) -> dict[str, Any] | None:
+    node = schema
+    for key in path:
+        props = node.get("properties", {})
+        if key not in props:
+            return None
+        node = props[key]
+    return node
+
+
+def _leaves(values: Any, path: list[str]) -> Iterator[list[str]]:
+    yield path
+    if isinstance(values, dict):
+        for k, v in values.items():
+            yield from _leaves(v, [*path, k])
+
+
+# Free-form Kubernetes objects passed through verbatim: their inner keys are Kubernetes'.
+_OPAQUE = {"podSecurityContext", "securityContext"}
+
+
+def test_values_schema_describes_every_value() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert schema.get("additionalProperties") is False
+    for path in _leaves(values, []):
+        if not path or path[0] in _OPAQUE and len(path) > 1:
+            continue
+        node = _schema_node(schema, path)
+        assert node is not None, f"values.yaml key {'.'.join(path)} is not in values.schema.json"
+        assert node.get("description"), f"{'.'.join(path)} has no description in the schema"
+        if node.get("type") == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False, f"{'.'.join(path)} accepts typos"
+
+
+# -- what the Deployment promises -------------------------------------------------------------
+
+
+def test_default_deployment_security_resources_probes_and_args() -> None:
+    objs = render()
+    pod = deployment(objs)["spec"]["template"]["spec"]
+    c = container(objs)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert sc["runAsNonRoot"] is True
+    assert c["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "1000m", "memory": "1Gi"},
+    }
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert "command" not in c  # the image's ENTRYPOINT is `finnexus-operator run`
+    assert c["args"] == [
+        "--all-namespaces",
+        "--prometheus-timeout=10",
+        "--log-format=json",
+        "--log-level=info",
+        "--metrics-port=8080",
+        "--health-port=8081",
+    ]
+    assert c["image"] == "ghcr.io/finnexus/finnexus-operator:0.1.0"
+    assert deployment(objs)["spec"]["replicas"] == 1
+    assert not of_kind(objs, "ClusterKopfPeering")
+    # A read-only root filesystem still needs a writable /tmp for Python.
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+
+
+def test_args_follow_values() -> None:
+    c = container(render({
+        "watchNamespaces": "{trading,payments}",
+        "prometheus.url": "https://prom.example:9091",
+        "prometheus.caSecret.name": "prom-ca",
+        "prometheus.insecureSkipVerify": "true",
+        "log.format": "console",
+        "log.level": "debug",
+        "metrics.port": "9100",
+        "health.port": "9101",
+    }))
+    assert c["args"] == [
+        "--namespace=trading",
+        "--namespace=payments",
+        "--prometheus-url=https://prom.example:9091",
+        "--prometheus-ca-file=/etc/finnexus/prometheus-ca/ca.crt",
+        "--prometheus-insecure-skip-verify",
+        "--prometheus-timeout=10",
+        "--log-format=console",
+        "--log-level=debug",
+        "--metrics-port=9100",
+        "--health-port=9101",
+    ]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9100, "health": 9101}
+    assert {"name": "prometheus-ca", "mountPath": "/etc/finnexus/prometheus-ca",
+            "readOnly": True} in c["volumeMounts"]
+
+
+def test_prometheus_token_comes_from_an_existing_secret() -> None:
+    assert not [e for e in container(render())["env"] if e["name"] == "FINNEXUS_PROMETHEUS_TOKEN"]
+    env = container(render({"prometheus.tokenSecret.name": "prom-token"}))["env"]
+    (token,) = [e for e in env if e["name"] == "FINNEXUS_PROMETHEUS_TOKEN"]
+    assert token == {"name": "FINNEXUS_PROMETHEUS_TOKEN", "valueFrom": {
+        "secretKeyRef": {"name": "prom-token", "key": "token"}}}
+
+
+@pytest.mark.parametrize("namespaces", [None, "{trading,payments}"], ids=["cluster", "namespaced"])
+def test_leader_election_is_wired_when_replicas_above_one(namespaces: str | None) -> None:
+    base = {"watchNamespaces": namespaces} if namespaces else {}
+    single = render(base)
+    assert "--leader-election" not in container(single)["args"]
+    assert not of_kind(single, "ClusterKopfPeering") and not of_kind(single, "KopfPeering")
+
+    ha = render({**base, "replicas": "2"})
+    assert deployment(ha)["spec"]["replicas"] == 2
+    assert "--leader-election" in container(ha)["args"]
+    if namespaces:
+        peerings = of_kind(ha, "KopfPeering")
+        assert sorted(p["metadata"]["namespace"] for p in peerings) == ["payments", "trading"]
+        assert not of_kind(ha, "ClusterKopfPeering")
+    else:
+        peerings = of_kind(ha, "ClusterKopfPeering")
+        assert len(peerings) == 1 and "namespace" not in peerings[0]["metadata"]
+    for p in peerings:
+        assert p["apiVersion"] == "kopf.dev/v1"
+        assert p["metadata"]["name"] == "finnexus-operator"
+
+
+def test_kopf_peering_crds_ship_in_the_crds_folder() -> None:
+    docs = [d for d in yaml.safe_load_all((CHART / "crds" / "kopf-peering.yaml").read_text()) if d]
+    by_name = {d["metadata"]["name"]: d for d in docs}
+    assert set(by_name) == {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"}
+    assert by_name["kopfpeerings.kopf.dev"]["spec"]["scope"] == "Namespaced"
+    assert by_name["clusterkopfpeerings.kopf.dev"]["spec"]["scope"] == "Cluster"
+    for d in docs:
+        assert d["spec"]["group"] == "kopf.dev"
+        (version,) = d["spec"]["versions"]
+        assert version["name"] == "v1" and version["served"] and version["storage"]
+        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+        assert status["x-kubernetes-preserve-unknown-fields"] is True
+    # `helm template --include-crds` (what Argo CD renders) carries them.
+    rendered = render(crds=True)
+    names = {o["metadata"]["name"] for o in of_kind(rendered, "CustomResourceDefinition")}
+    assert {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"} <= names
+
+
+def test_metrics_service_service_monitor_pdb_network_policy() -> None:
+    objs = render(ALL_OPTIONALS)
+    svc = only(objs, "Service")
+    assert svc["spec"]["ports"] == [
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+    pod_labels = deployment(objs)["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    sm = only(objs, "ServiceMonitor")
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    assert endpoint["honorLabels"] is True
+    pdb = only(objs, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    netpol = only(objs, "NetworkPolicy")
+    assert netpol["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert {p["port"] for rule in netpol["spec"]["ingress"] for p in rule["ports"]} == {
+        "metrics", "health"}
+    defaults = render()
+    for kind in ("ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy"):
+        assert not of_kind(defaults, kind), f"{kind} must be opt-in"
+
+
+def test_production_example_renders_namespaced_ha_install() -> None:
+    objs = render(files=(PRODUCTION,))
+    assert deployment(objs)["spec"]["replicas"] == 2
+    assert {r["metadata"]["namespace"] for r in of_kind(objs, "Role")} == {"trading", "payments"}
+    assert not of_kind(objs, "ClusterRole")
+    args = container(objs)["args"]
+    assert "--leader-election" in args and "--namespace=trading" in args
+    netpol = only(objs, "NetworkPolicy")
+    assert "Egress" in netpol["spec"]["policyTypes"]
+
+
+def test_notes_tell_the_next_command(tmp_path: Path) -> None:
+    # `helm template` does not print NOTES.txt and `helm install` needs a cluster: render it
+    # with helm's own engine from a copy of the chart where a ConfigMap `tpl`s the file.
+    chart = tmp_path / "finnexus-operator"
+    shutil.copytree(CHART, chart)
+    shutil.copy(chart / "templates" / "NOTES.txt", chart / "files" / "notes.txt")
+    (chart / "templates" / "notes-as-configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: |\n"
+        '{{ tpl (.Files.Get "files/notes.txt") . | indent 4 }}\n'
+    )
+
+    def notes(*sets: str) -> str:
+        out = helm("template", "finnexus", str(chart), "--namespace", "finnexus-system",
+                   "--show-only", "templates/notes-as-configmap.yaml", *sets).stdout
+        return str(yaml.safe_load(out)["data"]["notes"])
+
+    text = notes()
+    assert "kubectl -n finnexus-system rollout status deployment/finnexus-finnexus-operator" in text
+    assert "kubectl apply -n default -f examples/minimal.yaml" in text
+    assert "prometheus.url is empty" in text
+    text = notes("--set", "watchNamespaces={trading}", "--set", "prometheus.url=http://p:9090",
+                 "--set", "crds.install=false")
+    assert "kubectl apply -n trading -f examples/minimal.yaml" in text
+    assert "prometheus.url is empty" not in text
+    assert "kubectl apply --server-side -f" in text
