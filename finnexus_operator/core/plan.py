@@ -278,6 +278,10 @@ class _Pass:
             self.settle()
         elif self.spec.paused:
             phase = self.st.phase if self.st.stable_revision else Phase.PENDING
+            if phase is not None and phase.in_progress:
+                # A paused supersede dropped the candidate: an in-progress phase without a
+                # candidate would be a lie (and Progressing would disagree with it).
+                phase = Phase.PENDING
             self.enter(phase or Phase.PENDING, f"paused: revision {rev} waits for "
                        "spec.paused=false", Reason.PAUSED)
         elif self.st.active_color is None:
@@ -374,9 +378,11 @@ class _Pass:
 
     def healthy(self) -> None:
         first = self.st.stable_revision is None
-        if first or self.st.candidate_undo:
+        # paused freezes the first revision's switch too (DESIGN §2: "freezes progress");
+        # an undo is an explicit request and, like abort, is not held back by paused.
+        if self.st.candidate_undo or (first and not self.spec.paused):
             self.switch()
-        elif not self.spec.promotion.auto:
+        elif not first and not self.spec.promotion.auto:
             self.enter(Phase.AWAITING_PROMOTION, f"{self.st.candidate_revision} is healthy on "
                        f"{self.st.candidate_color}; waiting for a promote request",
                        Reason.AWAITING_PROMOTION)
@@ -493,13 +499,16 @@ class _Pass:
             acts.append(EnsureDeployment(stable, self.rev, spec.template, spec.replicas))
         elif stable is not None and stable in deps:
             acts.append(ScaleDeployment(stable, spec.replicas))
+        # Traffic is routed before the candidate is touched: after a supersede that follows
+        # the switch, production traffic must leave the candidate colour before its
+        # Deployment gets the new, unverified template (DESIGN §2 "traffic first returns").
+        if active is not None:
+            acts.append(RouteTraffic(active))
         if cand is not None and not rolling_back:
             if st.candidate_undo:
                 acts.append(ScaleDeployment(cand, spec.replicas))
             else:
                 acts.append(EnsureDeployment(cand, self.rev, spec.template, spec.replicas))
-        if active is not None:
-            acts.append(RouteTraffic(active))
         preview = cand if cand is not None and not rolling_back else active
         if preview is not None:
             acts.append(RoutePreview(preview))
@@ -592,7 +601,9 @@ def plan(
         return _invalid(st, spec, observed, now)
     work = _Pass(spec=spec, st=st, obs=observed, now=now, rev=revision_of(spec.template))
     if st.phase is Phase.INVALID:
-        st.phase = None  # valid again: the ladder decides afresh
+        # Valid again: Invalid overwrote the phase, so recover the one the bookkeeping implies
+        # (a rollback in progress must not restart the rejected candidate as Deploying).
+        st.phase = _resume_phase(st)
         st.invalid_spec_hash = None
     work.run()
     work.conditions()
@@ -601,6 +612,22 @@ def plan(
         st.phase = Phase.PENDING
     return Plan(status=st, actions=tuple(work.actions()), events=tuple(work.events),
                 requeue_after=work.requeue_after())
+
+
+def _resume_phase(st: FinNexusDeploymentStatus) -> Phase | None:
+    """The phase a candidate was in before an Invalid spec (None: let the ladder decide)."""
+    if st.candidate_color is None:
+        return None
+    last = st.history[-1] if st.history else None
+    if last is not None and last.result == Result.ROLLED_BACK.value and (
+        last.revision == st.candidate_revision and last.started_at == st.candidate_since
+    ):
+        return Phase.ROLLING_BACK  # reject() recorded this candidate's RolledBack entry
+    if st.switched_at is not None and st.active_color == st.candidate_color and (
+        not st.candidate_undo
+    ):
+        return Phase.ANALYZING  # traffic is on the candidate: the gate continues
+    return None  # before the switch: the candidate is checked again from Deploying
 
 
 def _invalid(

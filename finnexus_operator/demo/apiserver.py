@@ -4,9 +4,10 @@
 so that kopf, the ``kubernetes`` client and the real ``kubectl`` can all talk to it over HTTP.
 
 kmock (pinned to 0.8, guarded by a test) still provides the API discovery (``/api``, ``/apis``,
-``/api/v1``, ``/apis/GROUP/VERSION``, ``/version``), the resource registry behind it and the
-request plumbing. Everything under a served resource's URL is answered by `Emulator` instead,
-because each gap of kmock's own object store had to be fixed:
+``/api/v1``, ``/apis/GROUP/VERSION``, ``/version``), the resource registry behind it, the error
+rendering and the request plumbing. `Emulator` subclasses ``kmock.KubernetesScaffold``, the
+stateless base of ``kmock.KubernetesEmulator``: every stateful part of the latter had to be
+replaced, so everything under a served resource's URL is answered by `Emulator` itself:
 
 - objects get ``metadata.uid``, ``resourceVersion`` (one global counter), ``generation`` (1 on
   create, +1 only when something outside ``metadata`` and a status subresource's ``status``
@@ -32,6 +33,9 @@ because each gap of kmock's own object store had to be fixed:
   main resource (and creation) ignore ``.status`` for kinds whose status is a subresource;
 - merge-patch follows RFC 7386 (``null`` deletes, a non-object replaces), strategic merge is
   treated as merge-patch (lists are replaced whole), JSON-patch is RFC 6902; PUT replaces;
+- discovery: kmock names the core group version ``/v1`` (kubectl then finds no core resource)
+  and gives ``x/status`` the short names of ``x`` (kubectl then finds ``fnd`` ambiguous); both
+  are corrected in `Emulator._serve_version`;
 - every request is recorded as ``(method, path, query)`` in a thread-safe `RequestLog`;
 - the HTTP server is aiohttp's low-level server, not ``kmock.Server``: that one patches aiohttp's
   DNS resolver process-wide and needs LIFO exits, which breaks with several servers in threads.

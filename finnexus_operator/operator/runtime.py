@@ -34,7 +34,8 @@ class Runtime:
         api_client = self._api_client or load_api_client(s.kubeconfig)
         if s.prometheus_url:
             self.provider = make_provider(
-                "prometheus", url=s.prometheus_url, token=s.prometheus_token,
+                "prometheus", url=s.prometheus_url,
+                token=None if s.prometheus_token_file else s.prometheus_token,
                 token_file=s.prometheus_token_file, ca_file=s.prometheus_ca_file,
                 verify_tls=not s.prometheus_insecure_skip_verify, timeout=s.prometheus_timeout)
         else:

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,8 +233,8 @@ def test_stale_resource_version_is_409_conflict(apiserver: ApiServer) -> None:
 
 def test_failed_json_patch_test_is_422(apiserver: ApiServer) -> None:
     apiserver.create(DEPLOYMENTS, deployment("web"))
-    ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": "999"},
-           {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}]
+    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion", "value": "999"},
+                                  {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}]
     with pytest.raises(ApiError) as caught:
         apiserver.patch(f"{DEPLOYMENTS}/web", ops, json_patch=True)
     assert (caught.value.status, caught.value.body["reason"]) == (422, "Invalid")
@@ -477,6 +478,15 @@ def test_watch_timeout_seconds_ends_the_stream(apiserver: ApiServer, watches: li
     watch = Watch(apiserver, CONFIGMAPS, timeoutSeconds="0.2")
     watches.append(watch)
     assert watch.ended.wait(5)
+
+
+def test_stop_ends_open_watches_promptly() -> None:
+    server = ApiServer().start()
+    watch = Watch(server, CONFIGMAPS)
+    started = time.monotonic()
+    server.stop()
+    assert watch.ended.wait(5) and time.monotonic() - started < 1.5
+    watch.close()
 
 
 # -- the request log ----------------------------------------------------------------------------

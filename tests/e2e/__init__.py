@@ -1,1 +1,1 @@
-"""End-to-end tests on a real cluster."""
+"""End-to-end tests on a real kind cluster (skipped where no container engine exists)."""

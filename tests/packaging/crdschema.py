@@ -12,13 +12,20 @@ from functools import cache
 from typing import Any
 
 import celpy
+import celpy.adapter
 import jsonschema
 import yaml
 
 from tests.packaging.tools import CRD_FILE
 
-_K8S_ONLY = {"x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
-             "x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields", "nullable"}
+_K8S_ONLY = {
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
+    "nullable",
+}
 
 
 def to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +58,10 @@ def crd_schema() -> dict[str, Any]:
 
 def schema_errors(obj: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft202012Validator(to_json_schema(crd_schema()))
-    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-            for e in validator.iter_errors(obj)]
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in validator.iter_errors(obj)
+    ]
 
 
 def _to_cel_value(schema: dict[str, Any], value: Any) -> Any:
@@ -75,7 +84,7 @@ def cel_errors(obj: Any, schema: dict[str, Any] | None = None, path: str = "") -
     env = celpy.Environment()
     for rule in schema.get("x-kubernetes-validations", []):
         program = env.program(env.compile(rule["rule"]))
-        ok = program.evaluate({"self": celpy.json_to_cel(_to_cel_value(schema, obj))})
+        ok = program.evaluate({"self": celpy.adapter.json_to_cel(_to_cel_value(schema, obj))})
         if not bool(ok):
             errors.append(f"{path or '<root>'}: {rule['message']}")
     if isinstance(obj, dict):

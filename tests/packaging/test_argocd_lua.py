@@ -23,8 +23,11 @@ def from_lua(value: Any) -> Any:
     if luajit21.lua_type(value) != "table":
         return value
     items = dict(value.items())
-    if items and all(isinstance(k, int) for k in items) and sorted(items) == list(
-            range(1, len(items) + 1)):
+    if (
+        items
+        and all(isinstance(k, int) for k in items)
+        and sorted(items) == list(range(1, len(items) + 1))
+    ):
         return [from_lua(items[i]) for i in sorted(items)]
     return {k: from_lua(v) for k, v in items.items()}
 
@@ -35,10 +38,18 @@ def run(script: str, obj: dict[str, Any]) -> Any:
     return from_lua(lua.execute(script))
 
 
-def resource(phase: str | None = None, *, generation: int = 3, observed: int | None = 3,
-             paused: bool = False, message: str = "", status: bool = True) -> dict[str, Any]:
+def resource(
+    phase: str | None = None,
+    *,
+    generation: int = 3,
+    observed: int | None = 3,
+    paused: bool = False,
+    message: str = "",
+    status: bool = True,
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "apiVersion": "finnexus.ai/v1alpha1", "kind": "FinNexusDeployment",
+        "apiVersion": "finnexus.ai/v1alpha1",
+        "kind": "FinNexusDeployment",
         "metadata": {"name": "backend", "namespace": "trading", "generation": generation},
         "spec": {"replicas": 2, "template": {}, "paused": paused},
     }
@@ -67,8 +78,9 @@ def test_every_phase_has_an_expectation() -> None:
     assert set(EXPECTED_HEALTH) == set(Phase)
 
 
-@pytest.mark.parametrize(("phase", "health"), EXPECTED_HEALTH.items(), ids=list(map(str,
-                         EXPECTED_HEALTH)))
+@pytest.mark.parametrize(
+    ("phase", "health"), EXPECTED_HEALTH.items(), ids=list(map(str, EXPECTED_HEALTH))
+)
 def test_health_per_phase(phase: Phase, health: str) -> None:
     result = run(HEALTH, resource(phase.value, message="round 4/10: fine"))
     assert result["status"] == health
@@ -80,8 +92,11 @@ def test_health_per_phase(phase: Phase, health: str) -> None:
     [
         resource(status=False),
         resource(None),
-        {"apiVersion": "finnexus.ai/v1alpha1", "kind": "FinNexusDeployment",
-         "metadata": {"name": "x"}},
+        {
+            "apiVersion": "finnexus.ai/v1alpha1",
+            "kind": "FinNexusDeployment",
+            "metadata": {"name": "x"},
+        },
         {"metadata": {}, "status": {}},
     ],
     ids=["no-status", "no-phase", "bare-object", "empty-status"],
@@ -131,16 +146,19 @@ def test_discovery_offers_each_action_only_when_it_makes_sense(phase: Phase | No
 
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("annotations", [None, {"team": "trading"}])
-def test_action_sets_the_request_annotation(action: str, annotations: dict[str, str] | None
-                                            ) -> None:
+def test_action_sets_the_request_annotation(
+    action: str, annotations: dict[str, str] | None
+) -> None:
     assert action in {r.value for r in Request}
     obj = resource("AwaitingPromotion")
     if annotations is not None:
         obj["metadata"]["annotations"] = dict(annotations)
     script = (ARGOCD / "actions" / action / "action.lua").read_text()
     result = run(script, obj)
-    assert result["metadata"]["annotations"] == {**(annotations or {}),
-                                                 "finnexus.ai/request": action}
+    assert result["metadata"]["annotations"] == {
+        **(annotations or {}),
+        "finnexus.ai/request": action,
+    }
     result["metadata"].pop("annotations")
     obj["metadata"].pop("annotations", None)
     assert result == from_lua_roundtrip(obj)

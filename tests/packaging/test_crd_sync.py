@@ -13,14 +13,20 @@ from tests.packaging.tools import CHART, CRD_FILE, ROOT, of_kind, render
 
 CHART_COPY = CHART / "files" / "crds" / CRD_FILE.name
 HELM_LABELS = {
-    "helm.sh/chart", "app.kubernetes.io/instance", "app.kubernetes.io/version",
-    "app.kubernetes.io/managed-by", "app.kubernetes.io/component",
+    "helm.sh/chart",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/component",
 }
 
 
 def _crd(objs: list[dict[str, Any]]) -> dict[str, Any]:
-    (crd,) = [o for o in of_kind(objs, "CustomResourceDefinition")
-              if o["metadata"]["name"] == "finnexusdeployments.finnexus.ai"]
+    (crd,) = [
+        o
+        for o in of_kind(objs, "CustomResourceDefinition")
+        if o["metadata"]["name"] == "finnexusdeployments.finnexus.ai"
+    ]
     return crd
 
 
@@ -36,12 +42,16 @@ def _without_helm_metadata(crd: dict[str, Any]) -> dict[str, Any]:
 
 def test_chart_copy_is_byte_identical_to_the_generated_crd() -> None:
     assert CHART_COPY.read_bytes() == CRD_FILE.read_bytes(), (
-        "run `python scripts/sync-chart-crd.py` after `make crd`")
+        "run `python scripts/sync-chart-crd.py` after `make crd`"
+    )
 
 
 def test_sync_script_check_mode_agrees() -> None:
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync-chart-crd.py"), "--check"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sync-chart-crd.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -66,4 +76,3 @@ def test_crd_upgrade_story_keep_and_opt_out() -> None:
     assert "finnexusdeployments.finnexus.ai" not in names
     # The templated CRD must not also sit in crds/ (Helm would install it twice).
     assert not (CHART / "crds" / CRD_FILE.name).exists()
-

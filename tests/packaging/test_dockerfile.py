@@ -31,15 +31,24 @@ def final_stage() -> list[tuple[str, str]]:
 
 def test_hadolint_is_clean() -> None:
     exe = require_tool("hadolint", VENV_BIN / "hadolint")
-    proc = subprocess.run([exe, "--failure-threshold", "style", str(DOCKERFILE)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [exe, "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_hadolint_really_checks() -> None:
     exe = require_tool("hadolint", VENV_BIN / "hadolint")
-    proc = subprocess.run([exe, "-"], input="FROM python\nRUN apt-get install gcc\n",
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [exe, "-"],
+        input="FROM python\nRUN apt-get install gcc\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "DL3006" in proc.stdout
 
 
@@ -81,7 +90,7 @@ def test_dockerignore_keeps_the_context_small() -> None:
     assert "*" in lines
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "finnexus_operator"}
-    copied = set()
+    copied: set[str] = set()
     for word, args in instructions():
         if word == "COPY" and not args.startswith("--from="):
             copied.update(p.rstrip("/").removeprefix("./") for p in args.split()[:-1])

@@ -34,7 +34,10 @@ def test_the_examples_are_there() -> None:
     names = {p.name for p in GOOD}
     assert {"minimal.yaml", "prometheus-gates.yaml", "manual-promotion.yaml"} <= names
     assert {p.name for p in BAD} == {
-        "missing-template.yaml", "zero-replicas.yaml", "metric-without-bounds.yaml"}
+        "missing-template.yaml",
+        "zero-replicas.yaml",
+        "metric-without-bounds.yaml",
+    }
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
@@ -54,7 +57,8 @@ def test_example_pod_template_is_a_valid_kubernetes_pod_template(path: Path) -> 
     template = json.loads(json.dumps(obj["spec"]["template"]))
     template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": f"{obj['metadata']['name']}-blue"},
         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": template},
     }
@@ -66,8 +70,7 @@ def test_gates_example_has_the_two_standard_gates() -> None:
     assert spec.analysis is not None
     bounds = {m.name: (m.min, m.max) for m in spec.analysis.metrics}
     assert bounds == {"error-rate": (None, 0.001), "latency-p95": (None, 0.2)}
-    manual = FinNexusDeploymentSpec.model_validate(
-        load(EXAMPLES / "manual-promotion.yaml")["spec"])
+    manual = FinNexusDeploymentSpec.model_validate(load(EXAMPLES / "manual-promotion.yaml")["spec"])
     assert manual.promotion.auto is False
 
 
@@ -84,16 +87,20 @@ def test_bad_examples_fail_for_the_documented_reason() -> None:
     assert any("'template' is a required property" in e for e in errors["missing-template.yaml"])
     assert any("replicas" in e and "minimum" in e for e in errors["zero-replicas.yaml"])
     assert errors["metric-without-bounds.yaml"] == [
-        "spec.analysis.metrics[0]: a metric needs min or max"]
+        "spec.analysis.metrics[0]: a metric needs min or max"
+    ]
 
 
 def test_converter_handles_kubernetes_extensions() -> None:
-    spec = {"metadata": {"name": "x"}, "spec": {
-        "template": {"anything": {"goes": [1]}},  # preserve-unknown-fields
-        "service": {"targetPort": 8080},  # int-or-string as int
-        "healthCheck": {"port": None},  # nullable int-or-string
-        "ingress": None,  # nullable object
-    }}
+    spec: dict[str, Any] = {
+        "metadata": {"name": "x"},
+        "spec": {
+            "template": {"anything": {"goes": [1]}},  # preserve-unknown-fields
+            "service": {"targetPort": 8080},  # int-or-string as int
+            "healthCheck": {"port": None},  # nullable int-or-string
+            "ingress": None,  # nullable object
+        },
+    }
     assert schema_errors(spec) == []
     spec["spec"]["service"]["targetPort"] = 8.5
     spec["spec"]["unknownField"] = True
@@ -106,10 +113,18 @@ def test_check_jsonschema_cli_agrees(tmp_path: Path) -> None:
     exe = require_tool("check-jsonschema", VENV_BIN / "check-jsonschema")
     schema = tmp_path / "finnexusdeployment.schema.json"
     schema.write_text(json.dumps(to_json_schema(crd_schema())))
-    good = subprocess.run([exe, "--schemafile", str(schema), *map(str, GOOD)],
-                          capture_output=True, text=True, timeout=60)
+    good = subprocess.run(
+        [exe, "--schemafile", str(schema), *map(str, GOOD)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     for name in ("missing-template.yaml", "zero-replicas.yaml"):
-        bad = subprocess.run([exe, "--schemafile", str(schema), str(HERE / "bad" / name)],
-                             capture_output=True, text=True, timeout=60)
+        bad = subprocess.run(
+            [exe, "--schemafile", str(schema), str(HERE / "bad" / name)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert bad.returncode == 1, f"{name}: {bad.stdout}"

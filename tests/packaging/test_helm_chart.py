@@ -45,8 +45,16 @@ MODES: list[tuple[str, dict[str, str], tuple[str, ...]]] = [
     ("all-namespaces-ha-all-optionals", {"replicas": "3", **ALL_OPTIONALS}, ()),
     ("namespaced", {"watchNamespaces": "{trading,payments}"}, ()),
     ("namespaced-ha", {"watchNamespaces": "{trading}", "replicas": "2", **ALL_OPTIONALS}, ()),
-    ("no-crd-no-rbac", {"crds.install": "false", "rbac.create": "false",
-                        "serviceAccount.create": "false", "metrics.service.enabled": "false"}, ()),
+    (
+        "no-crd-no-rbac",
+        {
+            "crds.install": "false",
+            "rbac.create": "false",
+            "serviceAccount.create": "false",
+            "metrics.service.enabled": "false",
+        },
+        (),
+    ),
     ("production-example", {}, (PRODUCTION,)),
 ]
 MODE_IDS = [m[0] for m in MODES]
@@ -55,7 +63,10 @@ MODE_IDS = [m[0] for m in MODES]
 def kubernetes_validate(manifests: str) -> subprocess.CompletedProcess[str]:
     exe = require_tool("kubernetes-validate", VENV_BIN / "kubernetes-validate")
     return subprocess.run(
-        [exe, "--strict", "--quiet", "-"], input=manifests, capture_output=True, text=True,
+        [exe, "--strict", "--quiet", "-"],
+        input=manifests,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
@@ -66,7 +77,7 @@ def deployment(objs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def container(objs: list[dict[str, Any]]) -> dict[str, Any]:
     (c,) = deployment(objs)["spec"]["template"]["spec"]["containers"]
-    return c
+    return dict(c)
 
 
 # -- lint and strict validation ---------------------------------------------------------------
@@ -153,12 +164,23 @@ def discovery_kubeconfig(tmp_path: Path) -> Iterator[Path]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "stub",
-        "clusters": [{"name": "stub", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
-        "users": [{"name": "stub", "user": {}}],
-        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub"}}],
-    }))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "stub",
+                "clusters": [
+                    {
+                        "name": "stub",
+                        "cluster": {"server": f"http://127.0.0.1:{server.server_port}"},
+                    }
+                ],
+                "users": [{"name": "stub", "user": {}}],
+                "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub"}}],
+            }
+        )
+    )
     yield kubeconfig
     server.shutdown()
 
@@ -167,8 +189,15 @@ def test_helm_install_with_an_invalid_value_fails_on_the_schema(
     discovery_kubeconfig: Path,
 ) -> None:
     proc = helm(
-        "install", "finnexus", str(CHART), "--dry-run=client",
-        "--kubeconfig", str(discovery_kubeconfig), "--set", "log.level=verbose", check=False,
+        "install",
+        "finnexus",
+        str(CHART),
+        "--dry-run=client",
+        "--kubeconfig",
+        str(discovery_kubeconfig),
+        "--set",
+        "log.level=verbose",
+        check=False,
     )
     assert proc.returncode != 0
     assert "INSTALLATION FAILED: values don't meet the specifications" in proc.stderr
@@ -201,7 +230,7 @@ def test_values_schema_describes_every_value() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert schema.get("additionalProperties") is False
     for path in _leaves(values, []):
-        if not path or path[0] in _OPAQUE and len(path) > 1:
+        if not path or (path[0] in _OPAQUE and len(path) > 1):
             continue
         node = _schema_node(schema, path)
         assert node is not None, f"values.yaml key {'.'.join(path)} is not in values.schema.json"
@@ -250,16 +279,20 @@ def test_default_deployment_security_resources_probes_and_args() -> None:
 
 
 def test_args_follow_values() -> None:
-    c = container(render({
-        "watchNamespaces": "{trading,payments}",
-        "prometheus.url": "https://prom.example:9091",
-        "prometheus.caSecret.name": "prom-ca",
-        "prometheus.insecureSkipVerify": "true",
-        "log.format": "console",
-        "log.level": "debug",
-        "metrics.port": "9100",
-        "health.port": "9101",
-    }))
+    c = container(
+        render(
+            {
+                "watchNamespaces": "{trading,payments}",
+                "prometheus.url": "https://prom.example:9091",
+                "prometheus.caSecret.name": "prom-ca",
+                "prometheus.insecureSkipVerify": "true",
+                "log.format": "console",
+                "log.level": "debug",
+                "metrics.port": "9100",
+                "health.port": "9101",
+            }
+        )
+    )
     assert c["args"] == [
         "--namespace=trading",
         "--namespace=payments",
@@ -273,16 +306,21 @@ def test_args_follow_values() -> None:
         "--health-port=9101",
     ]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9100, "health": 9101}
-    assert {"name": "prometheus-ca", "mountPath": "/etc/finnexus/prometheus-ca",
-            "readOnly": True} in c["volumeMounts"]
+    assert {
+        "name": "prometheus-ca",
+        "mountPath": "/etc/finnexus/prometheus-ca",
+        "readOnly": True,
+    } in c["volumeMounts"]
 
 
 def test_prometheus_token_comes_from_an_existing_secret() -> None:
     assert not [e for e in container(render())["env"] if e["name"] == "FINNEXUS_PROMETHEUS_TOKEN"]
     env = container(render({"prometheus.tokenSecret.name": "prom-token"}))["env"]
     (token,) = [e for e in env if e["name"] == "FINNEXUS_PROMETHEUS_TOKEN"]
-    assert token == {"name": "FINNEXUS_PROMETHEUS_TOKEN", "valueFrom": {
-        "secretKeyRef": {"name": "prom-token", "key": "token"}}}
+    assert token == {
+        "name": "FINNEXUS_PROMETHEUS_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "prom-token", "key": "token"}},
+    }
 
 
 @pytest.mark.parametrize("namespaces", [None, "{trading,payments}"], ids=["cluster", "namespaced"])
@@ -329,7 +367,8 @@ def test_metrics_service_service_monitor_pdb_network_policy() -> None:
     objs = render(ALL_OPTIONALS)
     svc = only(objs, "Service")
     assert svc["spec"]["ports"] == [
-        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}
+    ]
     pod_labels = deployment(objs)["spec"]["template"]["metadata"]["labels"]
     assert svc["spec"]["selector"].items() <= pod_labels.items()
     sm = only(objs, "ServiceMonitor")
@@ -342,7 +381,9 @@ def test_metrics_service_service_monitor_pdb_network_policy() -> None:
     netpol = only(objs, "NetworkPolicy")
     assert netpol["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert {p["port"] for rule in netpol["spec"]["ingress"] for p in rule["ports"]} == {
-        "metrics", "health"}
+        "metrics",
+        "health",
+    }
     defaults = render()
     for kind in ("ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy"):
         assert not of_kind(defaults, kind), f"{kind} must be opt-in"
@@ -371,16 +412,30 @@ def test_notes_tell_the_next_command(tmp_path: Path) -> None:
     )
 
     def notes(*sets: str) -> str:
-        out = helm("template", "finnexus", str(chart), "--namespace", "finnexus-system",
-                   "--show-only", "templates/notes-as-configmap.yaml", *sets).stdout
+        out = helm(
+            "template",
+            "finnexus",
+            str(chart),
+            "--namespace",
+            "finnexus-system",
+            "--show-only",
+            "templates/notes-as-configmap.yaml",
+            *sets,
+        ).stdout
         return str(yaml.safe_load(out)["data"]["notes"])
 
     text = notes()
     assert "kubectl -n finnexus-system rollout status deployment/finnexus-finnexus-operator" in text
     assert "kubectl apply -n default -f examples/minimal.yaml" in text
     assert "prometheus.url is empty" in text
-    text = notes("--set", "watchNamespaces={trading}", "--set", "prometheus.url=http://p:9090",
-                 "--set", "crds.install=false")
+    text = notes(
+        "--set",
+        "watchNamespaces={trading}",
+        "--set",
+        "prometheus.url=http://p:9090",
+        "--set",
+        "crds.install=false",
+    )
     assert "kubectl apply -n trading -f examples/minimal.yaml" in text
     assert "prometheus.url is empty" not in text
     assert "kubectl apply --server-side -f" in text

@@ -36,11 +36,15 @@ def test_cluster_role_equals_the_rules_the_code_uses(replicas: str) -> None:
     assert canonical(role["rules"]) == (EXPECTED_HA if replicas != "1" else EXPECTED)
     assert not of_kind(objs, "Role")
     (binding,) = of_kind(objs, "ClusterRoleBinding")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
-                                  "kind": "ClusterRole", "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
     (sa,) = of_kind(objs, "ServiceAccount")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
-                                    "namespace": "finnexus-system"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "finnexus-system"}
+    ]
 
 
 @pytest.mark.parametrize("replicas", ["1", "2"])
@@ -66,6 +70,6 @@ def test_rbac_can_be_left_to_the_user() -> None:
 
 def test_comparison_is_sensitive() -> None:
     """A rule with one extra verb is not equal (the canonical form does not hide it)."""
-    widened = [dict(r) for r in RULES]
+    widened: list[dict[str, Any]] = [dict(r) for r in RULES]
     widened[0] = {**widened[0], "verbs": [*widened[0]["verbs"], "delete"]}
     assert canonical(widened) != EXPECTED

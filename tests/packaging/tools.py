@@ -6,10 +6,12 @@ the Makefile installs helm itself (scripts/get-helm.py), so its absence is a bro
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,8 @@ def helm_binary() -> str:
 
 @cache
 def _helm_env() -> dict[str, str]:
-    import tempfile
-
     base = Path(tempfile.mkdtemp(prefix="finnexus-helm-"))
+    atexit.register(shutil.rmtree, base, True)
     env = dict(os.environ)
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         (base / var).mkdir()

@@ -193,8 +193,12 @@ class Sim:
 
     def step(self, *, health: bool | None = True, metrics: Sequence[MetricSample] | None = None,
              request: str | None = None, ready: bool = True, advance: float = 1.0,
-             apply: bool = True, detail: str = "HTTP 503") -> Plan:
-        """One reconcile pass; ``health``/``metrics`` are used only when due() says so."""
+             apply: bool | int = True, store: bool = True, detail: str = "HTTP 503") -> Plan:
+        """One reconcile pass; ``health``/``metrics`` are used only when due() says so.
+
+        ``apply``: apply all actions (True), none (False) or only the first n (an int);
+        ``store``: keep the new status (False: the status write was lost).
+        """
         if request is not None:
             self.cluster.request = request
         if ready:
@@ -205,8 +209,9 @@ class Sim:
             d.health and health is not None) else None
         obs = self.cluster.observe(hr, metrics if d.metrics else None)
         result = plan(self.spec, self.status, obs, self.now)
-        if apply:
-            self.cluster.apply(result.actions, has_ingress="ingress" in self.spec)
+        actions = result.actions if apply is True else result.actions[:int(apply)]
+        self.cluster.apply(actions, has_ingress="ingress" in self.spec)
+        if store:
             self.status = result.status
         self.last = result
         self.plans.append(result)
