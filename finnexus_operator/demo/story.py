@@ -367,7 +367,8 @@ class Story:
                  traffic: Traffic, ingress: RouteWatch, service: RouteWatch,
                  prometheus: PrometheusProcess, clock: Timeline) -> None:
         self.s, self.api, self.m, self.traffic = settings, api, monitor, traffic
-        self.ingress, self.service, self.prometheus, self.clock = ingress, service, prometheus, clock
+        self.ingress, self.service = ingress, service
+        self.prometheus, self.clock = prometheus, clock
         self.outcomes: list[Outcome] = []
         self.cr_path = path_for(c.API_VERSION, c.PLURAL, NAMESPACE, NAME)
 

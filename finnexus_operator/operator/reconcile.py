@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,10 +36,21 @@ from finnexus_operator.models.status import FinNexusDeploymentStatus
 from finnexus_operator.operator import opmetrics
 from finnexus_operator.operator.observe import measure, observe, query_values
 
-__all__ = ["Outcome", "Reconciler"]
+__all__ = ["Outcome", "Reconciler", "RouteTiming"]
 
 log = get_logger("finnexus.reconcile")
 OWNERSHIP_RETRY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class RouteTiming:
+    """One traffic switch: when the deciding result came back and when the route was accepted."""
+
+    namespace: str
+    name: str
+    color: str
+    decided_at: float  # time.time() when the probe/measurement results were in
+    routed_at: float  # time.time() when the last router write was accepted by the API
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,7 @@ class Reconciler:
         self.prober = prober or HealthProber()
         self.provider = provider
         self.clock = clock
+        self.route_timings: deque[RouteTiming] = deque(maxlen=1000)  # read by bench/
 
     async def __call__(self, namespace: str, name: str) -> Outcome:
         started = time.perf_counter()
@@ -100,7 +113,7 @@ class Reconciler:
             for sample in samples:
                 opmetrics.MEASUREMENTS.labels(namespace, name, sample.name,
                                               sample.result.outcome.value).inc()
-        decided_at = time.perf_counter()
+        decided_at = time.time()
         result = plan(raw_spec, status, observed, self.clock())
         owner = {"name": name, "namespace": namespace, "uid": uid}
         try:
@@ -132,13 +145,16 @@ class Reconciler:
             elif isinstance(action, a.ScaleDeployment):
                 await store.scale(ns, m.colored_name(name, action.color), action.replicas)
             elif isinstance(action, a.RouteTraffic):
-                changed = False
+                routed_at: float | None = None  # the first write: the Ingress when there is one
                 for router in make_routers(store, owner, spec):
-                    changed = await router.ensure(action.color) or changed
-                if changed:
-                    opmetrics.DECISION_TO_ROUTE.observe(time.perf_counter() - decided_at)
+                    if await router.ensure(action.color) and routed_at is None:
+                        routed_at = time.time()
+                if routed_at is not None:
+                    self.route_timings.append(
+                        RouteTiming(ns, name, action.color, decided_at, routed_at))
+                    opmetrics.DECISION_TO_ROUTE.observe(routed_at - decided_at)
                     log.info("traffic routed", object=f"{ns}/{name}", color=action.color,
-                             seconds_since_decision=round(time.perf_counter() - decided_at, 4))
+                             seconds_since_decision=round(routed_at - decided_at, 4))
             elif isinstance(action, a.RoutePreview):
                 await store.ensure(m.service(owner, m.preview_service_name(name),
                                              action.color, spec))

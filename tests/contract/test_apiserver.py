@@ -233,8 +233,10 @@ def test_stale_resource_version_is_409_conflict(apiserver: ApiServer) -> None:
 
 def test_failed_json_patch_test_is_422(apiserver: ApiServer) -> None:
     apiserver.create(DEPLOYMENTS, deployment("web"))
-    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion", "value": "999"},
-                                  {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}]
+    ops: list[dict[str, Any]] = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "999"},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["x"]},
+    ]
     with pytest.raises(ApiError) as caught:
         apiserver.patch(f"{DEPLOYMENTS}/web", ops, json_patch=True)
     assert (caught.value.status, caught.value.body["reason"]) == (422, "Invalid")

@@ -439,3 +439,25 @@ def test_notes_tell_the_next_command(tmp_path: Path) -> None:
     assert "kubectl apply -n trading -f examples/minimal.yaml" in text
     assert "prometheus.url is empty" not in text
     assert "kubectl apply --server-side -f" in text
+
+
+@pytest.mark.parametrize(("mode", "values", "files"), MODES, ids=MODE_IDS)
+def test_rendered_args_are_accepted_by_the_operator_cli(
+    mode: str, values: dict[str, str], files: tuple[str, ...]
+) -> None:
+    """The chart's flags parse with the real `finnexus-operator run` parser and settings."""
+    import argparse
+
+    from finnexus_operator.settings import add_run_arguments, settings_from
+
+    objs = render(values, files)
+    parser = argparse.ArgumentParser(prog="finnexus-operator run", exit_on_error=False)
+    add_run_arguments(parser)
+    args = container(objs)["args"]
+    settings = settings_from(parser.parse_args(args), environ={})
+    watched = tuple(v for a in args if a.startswith("--namespace=") for v in [a.split("=", 1)[1]])
+    assert settings.namespaces == watched
+    assert settings.clusterwide is (not watched)
+    assert settings.leader_election is (deployment(objs)["spec"]["replicas"] > 1)
+    ports = {p["name"]: p["containerPort"] for p in container(objs)["ports"]}
+    assert (settings.metrics_port, settings.health_port) == (ports["metrics"], ports["health"])

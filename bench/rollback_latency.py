@@ -1,0 +1,198 @@
+"""Benchmark: how fast a breaching candidate loses its traffic (issue 3).
+
+Real parts: the operator (kopf) in-process against the emulated API, the real Prometheus
+(scrape interval 1 s), two demo apps (blue = stable, green = candidate) under loopback load,
+analysis interval 1 s, rate window 5 s. Each run releases a new revision; once it is being
+analysed and its error ratio is clean, the candidate starts failing (20 % errors) at a random
+phase of the analysis timer, and the run ends when the Ingress backend is back on blue.
+
+Printed per run and summarised:
+(a) end-to-end: candidate starts failing -> Ingress patch accepted (median, p90);
+(b) operator's share: breaching measurement back from Prometheus -> Ingress patch accepted
+    (median, p99), recorded inside the operator (Reconciler.route_timings);
+(c) how (a) splits: scrape delay (failing -> first scrape that saw errors), rate-window
+    build-up (-> the query crosses its bound, evaluated by Prometheus every 0.1 s), interval
+    wait (-> the operator's measurement that saw it), and (b).
+
+    python -m bench.rollback_latency [--runs 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from finnexus_operator.demo.apiserver import ApiServer
+from finnexus_operator.demo.app import start_app
+from finnexus_operator.demo.load import generate_load
+from finnexus_operator.settings import Settings
+from tests.contract.cluster import Cluster, resource, running_cluster
+from tests.prometheus.server import PrometheusServer, missing_reason
+
+MAX_RATIO = 0.01
+ERROR_RATE = (
+    'sum(rate(http_requests_total{service="%s",status=~"5.."}[5s]))'
+    ' / sum(rate(http_requests_total{service="%s"}[5s]))'
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def prom_range(prom: PrometheusServer, query: str, start: float, end: float,
+               step: float) -> list[tuple[float, float]]:
+    params = urllib.parse.urlencode(
+        {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step}"})
+    with urllib.request.urlopen(f"{prom.url}/api/v1/query_range?{params}", timeout=10) as resp:
+        data = json.load(resp)["data"]["result"]
+    return [(float(t), float(v)) for t, v in data[0]["values"]] if data else []
+
+
+def first_error_scrape(prom: PrometheusServer, after: float, until: float) -> float | None:
+    """Timestamp of the first scrape after ``after`` whose 5xx counter had grown."""
+    query = 'http_requests_total{service="web-green",status="500"}'
+    params = urllib.parse.urlencode({"query": f"{query}[{int(until - after) + 10}s]",
+                                     "time": f"{until:.3f}"})
+    with urllib.request.urlopen(f"{prom.url}/api/v1/query?{params}", timeout=10) as resp:
+        result = json.load(resp)["data"]["result"]
+    if not result:
+        return None
+    samples = [(float(t), float(v)) for v, t in ((s[1], s[0]) for s in result[0]["values"])]
+    before = [v for t, v in samples if t <= after]
+    base = before[-1] if before else 0.0
+    for t, v in samples:
+        if t > after and v > base:
+            return t
+    return None
+
+
+async def one_run(cluster: Cluster, prom: PrometheusServer, apps: dict[str, Any], run: int,
+                  reconciler: Any) -> dict[str, float] | None:
+    apps["green"].set(error_ratio=0.0)
+    # Wait until the candidate's window is clean (earlier runs' errors aged out) ...
+    await prom.wait_for(ERROR_RATE % ("web-green", "web-green"),
+                        lambda r: bool(r) and float(r[0]["value"][1]) < MAX_RATIO, timeout=30)
+    await asyncio.to_thread(cluster.set_image, f"app:bench{run}")
+    await asyncio.to_thread(cluster.wait_phase, "Analyzing", "web", 30.0, activeColor="green")
+    await asyncio.sleep(random.uniform(0.0, 1.0))  # a random phase of the analysis timer
+    if cluster.status().get("phase") != "Analyzing":  # ... or the run is not a clean one
+        return None
+    seen = len(reconciler.route_timings)
+    failing_at = time.time()
+    apps["green"].set(error_ratio=0.2)
+    await asyncio.to_thread(cluster.wait_phase, "RolledBack", "web", 30.0)
+    timing = next((t for t in list(reconciler.route_timings)[seen:] if t.color == "blue"), None)
+    if timing is None:
+        return None
+    await asyncio.sleep(1.5)  # let Prometheus have the samples up to the rollback
+    scraped = first_error_scrape(prom, failing_at, timing.routed_at)
+    curve = prom_range(prom, ERROR_RATE % ("web-green", "web-green"), failing_at,
+                       timing.routed_at, 0.1)
+    crossed = next((t for t, v in curve if v > MAX_RATIO), None)
+    return {
+        "end_to_end": timing.routed_at - failing_at,
+        "operator": timing.routed_at - timing.decided_at,
+        "scrape_delay": (scraped - failing_at) if scraped else float("nan"),
+        "build_up": (crossed - scraped) if crossed and scraped else float("nan"),
+        "interval_wait": (timing.decided_at - crossed) if crossed else float("nan"),
+    }
+
+
+async def main_async(runs: int) -> int:
+    reason = missing_reason()
+    if reason:
+        print(f"rollback_latency: {reason}", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="fnd-bench-"))
+    prom = PrometheusServer(work / "prom", slots=2, scrape_interval="1s")
+    prom.start(timeout=30)
+    apps = {"blue": await start_app("127.0.0.1", prom.take_slot(), service="web-blue"),
+            "green": await start_app("127.0.0.1", prom.take_slot(), service="web-green")}
+    stop = asyncio.Event()
+    load = asyncio.create_task(generate_load([apps["blue"].url, apps["green"].url], 200.0,
+                                             stop=stop))
+    api = ApiServer().start()
+    kubeconfig = api.write_kubeconfig(work / "kubeconfig")
+    settings = Settings(prometheus_url=prom.url, metrics_port=0, health_port=0,
+                        log_level="warning", log_format="console")
+    body = resource(image="app:bench0", analysis={
+        "intervalSeconds": 1, "checks": 1000, "failureLimit": 0, "noDataLimit": 5,
+        "errorLimit": 5,
+        "metrics": [{"name": "error-rate", "query": ERROR_RATE % ("{{service}}", "{{service}}"),
+                     "max": MAX_RATIO}],
+    })
+    body["spec"]["healthCheck"]["successThreshold"] = 1
+
+    def endpoint(dep: dict[str, Any]) -> int:
+        return int(apps[dep["spec"]["template"]["metadata"]["labels"]["finnexus.ai/color"]].port)
+
+    results: list[dict[str, float]] = []
+    from finnexus_operator.logs import configure
+
+    configure("console", "warning")
+    cm = running_cluster(api, kubeconfig, settings=settings, endpoint=endpoint)
+    cluster = await asyncio.to_thread(cm.__enter__)
+    try:
+        assert cluster.operator is not None
+        reconciler = cluster.operator.runtime.reconciler
+        await asyncio.to_thread(cluster.create, body)
+        await asyncio.to_thread(cluster.wait_phase, "Stable", "web", 30.0)
+        print("run  end-to-end  operator  scrape  build-up  interval-wait   (seconds)")
+        for run in range(1, runs + 1):
+            r = await one_run(cluster, prom, apps, run, reconciler)
+            if r is None:
+                print(f"{run:3d}  no rollback timing recorded")
+                continue
+            results.append(r)
+            print(f"{run:3d}  {r['end_to_end']:10.3f}  {r['operator']:8.4f}  "
+                  f"{r['scrape_delay']:6.3f}  {r['build_up']:8.3f}  {r['interval_wait']:13.3f}")
+    finally:
+        stop.set()
+        await load
+        await asyncio.to_thread(cm.__exit__, None, None, None)
+        for app in apps.values():
+            await app.close()
+        api.stop()
+        prom.stop()
+    if not results:
+        return 1
+    e2e = [r["end_to_end"] for r in results]
+    op = [r["operator"] for r in results]
+
+    def med(key: str) -> float:
+        vals = [r[key] for r in results if r[key] == r[key]]
+        return statistics.median(vals) if vals else float("nan")
+
+    print(f"\nruns: {len(results)} (Prometheus scrape 1 s, analysis interval 1 s, window 5 s)")
+    print(f"(a) end-to-end, failing -> Ingress back on stable: median {statistics.median(e2e):.3f}"
+          f" s, p90 {pct(e2e, 0.9):.3f} s")
+    print(f"(b) operator's share, breaching result -> Ingress patch accepted: median "
+          f"{statistics.median(op) * 1000:.1f} ms, p99 {pct(op, 0.99) * 1000:.1f} ms")
+    print(f"(c) median split of (a): scrape delay {med('scrape_delay'):.3f} s, rate-window "
+          f"build-up {med('build_up'):.3f} s, interval wait {med('interval_wait'):.3f} s, "
+          f"operator {statistics.median(op):.3f} s")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=25)
+    args = parser.parse_args()
+    return asyncio.run(main_async(args.runs))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
