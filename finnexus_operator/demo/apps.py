@@ -6,8 +6,8 @@ is the version, and its env ``ERROR_RATIO`` (share of requests answered 500), ``
 
 `AppFleet.endpoint` is the `PodSimulator` callback: for a Deployment it starts (once) the app of
 the Deployment's revision with ``--service <name>-<color>`` on a port Prometheus scrapes, and
-returns that port once the process accepts connections (until then the pods stay unready, as
-with a real readiness probe). `AppFleet.reap` stops the app of a revision that no Deployment
+returns that port once the process accepts connections (it waits for that, up to
+`STARTUP_TIMEOUT`, so the simulator's pods point at a listening port from the start). `AppFleet.reap` stops the app of a revision that no Deployment
 runs any more (scaled to 0 or replaced), so an old revision's series go stale in Prometheus.
 """
 
@@ -29,6 +29,7 @@ from finnexus_operator.demo.prometheus import stop_process
 __all__ = ["AppFleet", "AppProcess", "Behaviour", "behaviour_of"]
 
 Note = Callable[[str], None]
+STARTUP_TIMEOUT = 15.0  # seconds for an app process to listen
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +127,14 @@ class AppFleet:
                            f"{app.process.returncode} (log: {self._log_path(app)})")
             return None
         if not app.ready:
-            app.ready = _accepts(app.port)
+            # Wait here for the process to listen: the simulator creates the pods only after
+            # this returns, so pods never point at a port nothing answers on.
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while not _accepts(app.port) and app.process.poll() is None:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.05)
+            app.ready = app.process.poll() is None
             if app.ready:
                 self._note(f"app {app.service} {app.behaviour.version} (revision {revision}) "
                            f"listening on 127.0.0.1:{app.port}: {app.behaviour.describe()}")

@@ -291,8 +291,11 @@ class Monitor:
             key = event["metadata"]["name"]
             if key not in self._events:
                 self._events.add(key)
+                message = str(event.get("message", ""))
+                if phase[0] and message == f"{phase[0]}: {phase[1]}":
+                    message = "(the phase change above)"
                 self.clock.say("event", f"{event.get('type', '')} {event.get('reason', '')}: "
-                               f"{event.get('message', '')}")
+                               f"{message}")
         listed_at = time.monotonic()
         deployments = self.api.list(path_for("apps/v1", "deployments", ns))
         for dep in deployments:
@@ -421,6 +424,7 @@ class Story:
         self.m.idle(self.s.pause)
 
         # v2: 5 % errors -> the analysis fails -> rolled back automatically.
+        self.prometheus.wait_ready()
         self.quiet(_other(blue))
         self.apply(v2)
         cr = self.m.wait(f"{v2.label} to be decided", _settled(v2.revision), timeout)
@@ -650,8 +654,6 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
                           describe=monitor.describe)
         stack.enter_context(_stopping(traffic.start()))
 
-        prometheus.wait_ready()
-        clock.say("demo", "Prometheus has scraped its first samples")
         story = Story(s, api, monitor, traffic, ingress_watch, service_watch, prometheus, clock)
         failure: str | None = None
         try:
