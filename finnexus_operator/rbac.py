@@ -25,7 +25,7 @@ RULES: Final[list[Rule]] = [
     {"apiGroups": ["finnexus.ai"], "resources": ["finnexusdeployments"],
      "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": ["finnexus.ai"], "resources": ["finnexusdeployments/status"],
-     "verbs": ["get", "patch"]},
+     "verbs": ["patch"]},
     # Owned objects: ensure-style (read, then create or minimal patch); never deleted
     # (garbage collection through ownerReferences does that).
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "create", "patch"]},

@@ -15,11 +15,12 @@ from typing import Any, Literal
 import kubernetes
 import urllib3
 
-from finnexus_operator import errors
+from finnexus_operator import __version__, errors
 
 __all__ = ["KubeClient", "api_path", "load_api_client"]
 
 PatchKind = Literal["merge", "json"]
+USER_AGENT = f"finnexus-operator/{__version__}"
 _CONTENT_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}
 
 
@@ -35,7 +36,7 @@ def api_path(api_version: str, plural: str, namespace: str | None, name: str | N
     return path
 
 
-def load_api_client(kubeconfig: str | None = None) -> Any:
+def load_api_client(kubeconfig: str | None = None, user_agent: str = USER_AGENT) -> Any:
     """In-cluster config when running in a pod, else ``$KUBECONFIG`` / ``~/.kube/config``."""
     configuration = kubernetes.client.Configuration()
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
@@ -45,7 +46,9 @@ def load_api_client(kubeconfig: str | None = None) -> Any:
         path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=path, client_configuration=configuration)
-    return kubernetes.client.ApiClient(configuration)
+    client = kubernetes.client.ApiClient(configuration)
+    client.user_agent = user_agent
+    return client
 
 
 class KubeClient:

@@ -155,10 +155,18 @@ class RequestLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: list[Request] = []
+        self._agents: list[str] = []
 
-    def add(self, method: str, path: str, query: Mapping[str, str]) -> None:
+    def add(self, method: str, path: str, query: Mapping[str, str], user_agent: str = "") -> None:
         with self._lock:
             self._items.append((method, path, dict(query)))
+            self._agents.append(user_agent)
+
+    def by_agent(self, prefix: str) -> list[Request]:
+        """The requests whose User-Agent starts with ``prefix`` (e.g. one client's calls)."""
+        with self._lock:
+            return [r for r, a in zip(self._items, self._agents, strict=True)
+                    if a.startswith(prefix)]
 
     def all(self) -> list[Request]:
         with self._lock:
@@ -167,6 +175,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._agents.clear()
 
 
 class StatusError(Exception):
@@ -357,7 +366,7 @@ class Emulator(kmock.KubernetesScaffold):
     # HTTP entry point (aiohttp's low-level server calls the handler with each request).
     async def __call__(self, raw: web.BaseRequest) -> web.StreamResponse:
         query = dict(raw.query)
-        self._log.add(raw.method, raw.path, query)
+        self._log.add(raw.method, raw.path, query, raw.headers.get("User-Agent", ""))
         route = self._route(raw.path)
         if route is None:  # discovery and anything else: kmock
             del self._requests[:-100]  # kmock keeps every request it parsed: bound it

@@ -7,8 +7,9 @@ is the version, and its env ``ERROR_RATIO`` (share of requests answered 500), ``
 `AppFleet.endpoint` is the `PodSimulator` callback: for a Deployment it starts (once) the app of
 the Deployment's revision with ``--service <name>-<color>`` on a port Prometheus scrapes, and
 returns that port once the process accepts connections (it waits for that, up to
-`STARTUP_TIMEOUT`, so the simulator's pods point at a listening port from the start). `AppFleet.reap` stops the app of a revision that no Deployment
-runs any more (scaled to 0 or replaced), so an old revision's series go stale in Prometheus.
+`STARTUP_TIMEOUT`, so the simulator's pods point at a listening port from the start).
+`AppFleet.reap` stops the app of a revision that no Deployment runs any more (scaled to 0 or
+replaced), so an old revision's series go stale in Prometheus.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["AppFleet", "AppProcess", "Behaviour", "behaviour_of"]
 
 Note = Callable[[str], None]
 STARTUP_TIMEOUT = 15.0  # seconds for an app process to listen
+GRACE_SECONDS = 1.0  # an unwanted app lives this long (requests in flight finish), like a pod
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +79,7 @@ class AppProcess:
     started: float
     ready: bool = False
     exited_noted: bool = False
+    unwanted_since: float | None = None  # when no Deployment wanted it any more
 
 
 def _accepts(port: int) -> bool:
@@ -161,8 +164,8 @@ class AppFleet:
         return app
 
     def reap(self, deployments: Iterable[dict[str, Any]], listed_at: float) -> None:
-        """Stop apps whose revision no Deployment runs (``deployments`` listed at ``listed_at``,
-        a `time.monotonic` value: apps started after that are left alone)."""
+        """Stop apps whose revision no Deployment has run for `GRACE_SECONDS` (``deployments``
+        listed at ``listed_at``, a `time.monotonic` value: apps started later are left alone)."""
         wanted: set[tuple[str, str]] = set()
         for dep in deployments:
             template = (dep.get("spec") or {}).get("template") or {}
@@ -170,8 +173,13 @@ class AppFleet:
             if int((dep.get("spec") or {}).get("replicas") or 0) > 0:
                 wanted.add((labels.get(c.LABEL_REVISION, ""), labels.get(c.LABEL_COLOR, "")))
         with self._lock:
-            doomed = [app for key, app in self._apps.items()
-                      if key not in wanted and app.started < listed_at]
+            for key, app in self._apps.items():
+                if key in wanted or app.started >= listed_at:
+                    app.unwanted_since = None
+                elif app.unwanted_since is None:
+                    app.unwanted_since = listed_at
+            doomed = [app for app in self._apps.values() if app.unwanted_since is not None
+                      and listed_at - app.unwanted_since >= GRACE_SECONDS]
             for app in doomed:
                 del self._apps[(app.revision, app.color)]
         for app in doomed:

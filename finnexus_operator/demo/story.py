@@ -425,6 +425,7 @@ class Story:
 
         # v2: 5 % errors -> the analysis fails -> rolled back automatically.
         self.prometheus.wait_ready()
+        self.clock.say("demo", "Prometheus is scraping (its first samples are in)")
         self.quiet(_other(blue))
         self.apply(v2)
         cr = self.m.wait(f"{v2.label} to be decided", _settled(v2.revision), timeout)

@@ -281,10 +281,7 @@ def test_service_manifests(builder: Any, name: str, color: str) -> None:
 
 @pytest.mark.parametrize("color", ["blue", "green"])
 def test_ingress_manifest(color: str) -> None:
-    spec = parsed(ingress=False)
-    spec = spec.model_copy(update={"ingress": validate_spec(make_spec(
-        V1, ingress=True)).ingress})  # type: ignore[union-attr]
-    ing = mf.ingress(OWNER, color, spec)
+    ing = mf.ingress(OWNER, color, parsed(ingress=True))
     assert ing["apiVersion"] == "networking.k8s.io/v1" and ing["kind"] == "Ingress"
     assert_owned(ing, "backend")
     (rule,) = ing["spec"]["rules"]

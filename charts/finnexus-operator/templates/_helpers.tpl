@@ -68,7 +68,7 @@ election); tests/packaging/test_rbac.py renders the chart and compares them.
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["finnexus.ai"]
   resources: ["finnexusdeployments/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "create", "patch"]

@@ -1,0 +1,428 @@
+"""Hypothesis properties of plan() over random histories of a simulated cluster.
+
+Each example is a spec (random thresholds, limits, gates, delays) and a sequence of steps:
+template changes among a few templates, pods becoming Ready or not, health rounds passing or
+failing, metric values passing/failing/NaN/empty/erroring, requests (valid and garbage), pause
+toggles, invalid specs, time jumps, and operator "crashes" in which the status write is lost
+and/or only some of the actions were applied. After every action the simulated cluster is
+checked against the safety properties; after every pass the plan is checked for purity.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from finnexus_operator.core.actions import EnsureDeployment, ScaleDeployment
+from finnexus_operator.core.measurement import QueryResult
+from finnexus_operator.core.observed import DeploymentState, HealthRound, MetricSample, Observed
+from finnexus_operator.core.phases import Phase
+from finnexus_operator.core.plan import due, other, plan
+from finnexus_operator.core.revision import revision_of
+from finnexus_operator.models.status import FinNexusDeploymentStatus
+from tests.unit.planlib import METRICS, T0, V1, V2, V3, Cluster, analysis, make_spec
+
+TEMPLATES = (V1, V2, V3)
+SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+
+# -- strategies -------------------------------------------------------------------------------
+specs = st.fixed_dictionaries({
+    "replicas": st.integers(1, 3),
+    "success": st.integers(1, 3),
+    "failure": st.integers(1, 3),
+    "auto": st.booleans(),
+    "scale_down_delay": st.sampled_from([0, 3, 30]),
+    "deadline": st.sampled_from([4, 15, 600]),
+    "ingress": st.booleans(),
+    "analysis": st.none() | st.fixed_dictionaries({
+        "checks": st.integers(1, 4),
+        "failureLimit": st.integers(0, 2),
+        "noDataLimit": st.integers(0, 2),
+        "errorLimit": st.integers(0, 2),
+        "intervalSeconds": st.sampled_from([1, 2]),
+    }),
+})
+
+MEASURE = st.sampled_from(["pass", "pass", "pass", "fail", "nan", "empty", "error", "missing"])
+
+
+@dataclass(frozen=True)
+class Step:
+    template: int | None
+    pause: bool
+    invalid: bool
+    ready: str  # all | none | one
+    health: bool | None
+    measures: tuple[str, str]
+    request: str | None
+    advance: float
+    lost_status: bool
+    partial: int | None  # apply only the first n actions
+
+
+steps = st.builds(
+    Step,
+    template=st.none() | st.none() | st.none() | st.integers(0, len(TEMPLATES) - 1),
+    pause=st.sampled_from([False] * 9 + [True]),
+    invalid=st.sampled_from([False] * 14 + [True]),
+    ready=st.sampled_from(["all", "all", "all", "none", "one"]),
+    health=st.sampled_from([True, True, True, False, None]),
+    measures=st.tuples(MEASURE, MEASURE),
+    request=st.sampled_from([None] * 12 + ["promote", "abort", "retry", "undo", "bogus"]),
+    advance=st.sampled_from([0.0, 1.0, 1.0, 1.0, 2.0, 5.0, 40.0]),
+    lost_status=st.sampled_from([False] * 9 + [True]),
+    partial=st.none() | st.none() | st.none() | st.none() | st.integers(0, 5),
+)
+
+
+def result_of(kind: str, metric: dict[str, Any]) -> QueryResult | None:
+    good, bad = metric["max"] / 2, metric["max"] * 50
+    return {
+        "pass": QueryResult.value_of(good),
+        "fail": QueryResult.value_of(bad),
+        "nan": QueryResult.value_of(math.nan),
+        "empty": QueryResult.no_data("empty vector"),
+        "error": QueryResult.error("HTTP 500"),
+        "missing": None,
+    }[kind]
+
+
+# -- the checker ------------------------------------------------------------------------------
+@dataclass
+class World:
+    """The simulated cluster plus what the simulator itself knows about health and metrics."""
+
+    params: dict[str, Any]
+    cluster: Cluster = field(default_factory=Cluster)
+    status: FinNexusDeploymentStatus = field(default_factory=FinNexusDeploymentStatus)
+    paused: bool = False
+    template: int = 0
+    streak: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    verified: set[tuple[str, str | None]] = field(default_factory=set)
+    passes: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def spec(self, invalid: bool = False) -> dict[str, Any]:
+        p = self.params
+        a = p["analysis"]
+        raw = make_spec(TEMPLATES[self.template], replicas=p["replicas"], auto=p["auto"],
+                        analysis_spec=analysis(**a) if a else None, paused=self.paused,
+                        scale_down_delay=p["scale_down_delay"], deadline=p["deadline"],
+                        success=p["success"], failure=p["failure"], ingress=p["ingress"])
+        if invalid:
+            raw["replicas"] = 0
+        return raw
+
+    def apply(self, action: Any) -> None:
+        deps = self.cluster.deployments
+        if isinstance(action, EnsureDeployment):
+            old = deps.get(action.color)
+            if old is None or old.revision != action.revision:  # new pods: not verified yet
+                self.verified = {k for k in self.verified if k[0] != action.color}
+                self.streak = {k: v for k, v in self.streak.items() if k[0] != action.color}
+        self.cluster.apply_one(action, has_ingress=self.params["ingress"])
+        self.check_traffic()
+
+    def check_traffic(self) -> None:
+        """(a) production traffic only on a colour whose revision passed the health checks."""
+        deps = self.cluster.deployments
+        for routed in (self.cluster.service, self.cluster.ingress):
+            if routed is None:
+                continue
+            state = deps.get(routed)
+            assert state is not None, f"traffic on {routed}, which has no Deployment"
+            assert (routed, state.revision) in self.verified, (
+                f"traffic on {routed} ({state.revision}) which never passed "
+                f"{self.params['success']} consecutive health rounds; verified={self.verified}")
+
+
+def evolve_pods(cluster: Cluster, ready: str) -> None:
+    if ready == "all":
+        cluster.pods_ready()
+    elif ready == "one":
+        cluster.pods_ready(count=1)
+
+
+def run(params: dict[str, Any], history: list[Step]) -> None:  # noqa: C901 - one story
+    w = World(params)
+    now = T0
+    replicas = params["replicas"]
+    a_spec = params["analysis"]
+    for step in history:
+        if step.template is not None and step.template != w.template:
+            w.template = step.template
+            w.cluster.generation += 1
+        if step.pause:
+            w.paused = not w.paused
+            w.cluster.generation += 1
+        raw = w.spec(step.invalid)
+        evolve_pods(w.cluster, step.ready)
+        if step.request is not None:
+            w.cluster.request = step.request
+        status = w.status
+        d = due(raw, status, w.cluster.observe(), now)
+        health = None
+        if d.health and step.health is not None:
+            health = HealthRound(step.health, replicas, "" if step.health else "HTTP 503")
+        metrics = None
+        all_pass = False
+        if d.metrics:
+            metrics = []
+            for kind, m in zip(step.measures, METRICS, strict=True):
+                r = result_of(kind, m)
+                if r is not None:
+                    metrics.append(MetricSample(m["name"], r))
+            all_pass = all(k == "pass" for k in step.measures)
+        obs = w.cluster.observe(health, metrics)
+
+        # (d) never raises; (f) pure and deterministic: same inputs, same plan, inputs intact
+        before = status.model_dump()
+        p = plan(raw, status, obs, now)
+        again = plan(copy.deepcopy(raw), status.model_copy(deep=True), obs, now)
+        assert p == again
+        assert status.model_dump() == before, "plan() mutated its input status"
+        assert d == due(raw, status, obs, now)
+
+        # (c) an invalid spec touches nothing
+        if step.invalid:
+            assert p.actions == ()
+            assert p.status.phase is Phase.INVALID
+        else:
+            assert p.status.phase is not None and p.status.phase is not Phase.INVALID
+            # a phase is "in progress" exactly when there is a candidate
+            assert (p.status.candidate_color is not None) == p.status.phase.in_progress, (
+                p.status.phase, p.status.candidate_color, p.status.message)
+            # a request is acted on once and removed
+            has_clear = any(type(a).__name__ == "ClearRequest" for a in p.actions)
+            assert has_clear == (obs.request is not None)
+
+        # the simulator's own health bookkeeping (what it actually fed to plan())
+        if health is not None:
+            cand = status.candidate_color
+            assert cand is not None
+            key = (cand, w.cluster.deployments[cand].revision)
+            assert key[1] == status.candidate_revision
+            w.streak[key] = w.streak.get(key, 0) + 1 if health.ok else 0
+            if w.streak[key] >= params["success"]:
+                w.verified.add(key)
+
+        # (e) missing data never promotes
+        akey = (status.candidate_color, status.candidate_revision, status.candidate_since)
+        if metrics is not None and status.phase is Phase.ANALYZING:
+            w.passes[akey] = w.passes.get(akey, 0) + all_pass
+        if not step.invalid and status.phase is Phase.ANALYZING and (
+            p.status.phase is Phase.ANALYZING and p.status.analysis is not None
+        ):
+            assert p.status.analysis.passed <= w.passes.get(akey, 0), (
+                "a round with NoData/Error/Fail was counted as passing")
+        new_entries = p.status.history[len(status.history):] if len(p.status.history) > len(
+            status.history) else ([p.status.history[-1]] if p.status.history and (
+                not status.history or p.status.history[-1] != status.history[-1]) else [])
+        for entry in new_entries:
+            if entry.result != "Promoted":
+                continue
+            if entry.reason.startswith("analysis passed"):
+                assert a_spec is not None
+                assert metrics is not None and all_pass, "promoted on a round that did not pass"
+                assert w.passes.get(akey, 0) >= a_spec["checks"]
+            elif entry.reason == "switched":
+                assert a_spec is None or status.stable_revision is None, (
+                    "a non-first revision skipped the analysis")
+            else:
+                assert entry.reason in ("undo", "promoted by request, analysis skipped",
+                                        "analysis removed from the spec"), entry.reason
+                assert entry.reason != "analysis removed from the spec" or a_spec is None
+
+        # apply the actions (maybe only some), checking (a) after every single one
+        n = len(p.actions) if step.partial is None else min(step.partial, len(p.actions))
+        for action in p.actions[:n]:
+            w.apply(action)
+        if not step.lost_status:
+            w.status = p.status
+
+        # (b) while a candidate exists, the colour traffic can return to keeps its replicas
+        if n == len(p.actions) and not step.invalid:
+            for action in p.actions:
+                if isinstance(action, ScaleDeployment) and action.replicas < replicas:
+                    for s in (status, p.status):
+                        if s.candidate_color is not None and s.stable_revision is not None and (
+                            s.phase is not Phase.INVALID and p.status.candidate_color
+                        ):
+                            assert action.color != other(p.status.candidate_color), (
+                                f"stable colour {action.color} scaled to {action.replicas} "
+                                f"during a rollout ({p.status.phase})")
+            s = p.status
+            if s.candidate_color is not None and s.stable_revision is not None:
+                stable = other(s.candidate_color)
+                state = w.cluster.deployments.get(stable)
+                assert state is not None and state.replicas >= replicas, (
+                    f"stable colour {stable} has {state} during {s.phase}")
+                assert state.revision == s.stable_revision
+        now += timedelta(seconds=step.advance)
+
+
+@given(specs, st.lists(steps, min_size=1, max_size=40))
+@SETTINGS
+def test_random_histories_keep_every_safety_property(
+    params: dict[str, Any], history: list[Step]
+) -> None:
+    run(params, history)
+
+
+# A calmer history (no crashes, no invalid specs, few requests) reaches the later phases
+# (Analyzing, promotion, scale-down, undo) far more often.
+calm_steps = st.builds(
+    Step,
+    template=st.sampled_from([None] * 8 + [0, 1, 2]),
+    pause=st.sampled_from([False] * 15 + [True]),
+    invalid=st.just(False),
+    ready=st.sampled_from(["all"] * 6 + ["none", "one"]),
+    health=st.sampled_from([True] * 6 + [False]),
+    measures=st.tuples(st.sampled_from(["pass"] * 8 + ["fail", "nan", "error"]),
+                       st.sampled_from(["pass"] * 8 + ["empty", "missing"])),
+    request=st.sampled_from([None] * 20 + ["promote", "abort", "retry", "undo"]),
+    advance=st.sampled_from([1.0, 1.0, 2.0, 4.0]),
+    lost_status=st.just(False),
+    partial=st.just(None),
+)
+
+
+@given(specs, st.lists(calm_steps, min_size=5, max_size=60))
+@SETTINGS
+def test_calm_histories_keep_every_safety_property(
+    params: dict[str, Any], history: list[Step]
+) -> None:
+    run(params, history)
+
+
+# -- (d) garbage in: plan() and due() never raise ------------------------------------------------
+COLOURS = st.sampled_from(["blue", "green", "purple", "", None])
+REVS = st.sampled_from([revision_of(t) for t in TEMPLATES] + ["zzz", "", None])
+STAMPS = st.sampled_from([None, "", "garbage", "2026-01-01T00:00:00Z",
+                          "2025-12-31T23:59:59.999999Z", "2999-01-01T00:00:00.000000Z",
+                          "2026-01-01T00:00:05+02:00"])
+PHASES = st.sampled_from([*list(Phase), None])
+
+garbage_status = st.fixed_dictionaries({
+    "observedGeneration": st.none() | st.integers(-5, 5),
+    "phase": PHASES,
+    "message": st.text(max_size=20),
+    "activeColor": COLOURS,
+    "stableRevision": REVS,
+    "candidateColor": COLOURS,
+    "candidateRevision": REVS,
+    "rejectedRevision": REVS,
+    "previousStableRevision": REVS,
+    "candidateSince": STAMPS,
+    "candidateUndo": st.booleans(),
+    "switchedAt": STAMPS,
+    "healthCheck": st.fixed_dictionaries({
+        "consecutiveSuccesses": st.integers(-3, 200), "consecutiveFailures": st.integers(-3, 200),
+        "lastProbeTime": STAMPS, "lastError": st.none() | st.text(max_size=5)}),
+    "analysis": st.none() | st.fixed_dictionaries({
+        "round": st.integers(-2, 50), "passed": st.integers(-2, 50), "checks": st.integers(0, 9),
+        "lastRoundTime": STAMPS,
+        "metrics": st.lists(st.fixed_dictionaries({
+            "name": st.sampled_from(["error-rate", "latency-p95", "other"]),
+            "failures": st.integers(-1, 9), "noData": st.integers(-1, 9),
+            "errors": st.integers(-1, 9)}), max_size=3)}),
+    "scaleDown": st.none() | st.fixed_dictionaries({"color": COLOURS.filter(bool),
+                                                     "after": STAMPS.filter(bool)}),
+    "history": st.lists(st.fixed_dictionaries({
+        "revision": st.sampled_from(["a", "b"]), "color": st.sampled_from(["blue", "x"]),
+        "result": st.sampled_from(["Promoted", "RolledBack", "weird"]),
+        "reason": st.sampled_from(["", "undo", "switched"]), "startedAt": STAMPS}), max_size=12),
+    "conditions": st.lists(st.fixed_dictionaries({
+        "type": st.sampled_from(["Available", "Progressing", "Degraded", "Other"]),
+        "status": st.sampled_from(["True", "False", "Unknown"]), "reason": st.just("R"),
+        "lastTransitionTime": st.sampled_from(["x", "2026-01-01T00:00:00Z"])}), max_size=4),
+})
+
+deployment_states = st.builds(DeploymentState, revision=REVS, replicas=st.integers(-1, 5),
+                              ready=st.integers(-1, 5))
+garbage_observed = st.builds(
+    Observed,
+    generation=st.integers(-1, 10),
+    request=st.none() | st.text(max_size=8) | st.sampled_from(["promote", "abort", "retry",
+                                                               "undo", " UNDO "]),
+    deployments=st.dictionaries(st.sampled_from(["blue", "green", "purple"]), deployment_states,
+                                max_size=3),
+    active_service_color=COLOURS,
+    ingress_color=COLOURS,
+    health=st.none() | st.builds(HealthRound, ok=st.booleans(), pods=st.integers(-1, 3),
+                                 detail=st.text(max_size=5)),
+    metrics=st.none() | st.lists(st.builds(
+        MetricSample, name=st.sampled_from(["error-rate", "latency-p95", "x"]),
+        result=st.sampled_from([QueryResult.value_of(0.0), QueryResult.value_of(math.inf),
+                                QueryResult.value_of(-1e300), QueryResult.no_data(""),
+                                QueryResult.error("e")])), max_size=4),
+)
+
+
+@given(specs, st.integers(0, 2), st.booleans(), garbage_status, garbage_observed,
+       st.integers(-10_000, 10_000_000))
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+def test_plan_never_raises_on_garbage_status_and_observations(
+    params: dict[str, Any], tmpl: int, paused: bool, raw_status: dict[str, Any], obs: Observed,
+    offset: int,
+) -> None:
+    w = World(params, paused=paused, template=tmpl)
+    raw = w.spec()
+    status = FinNexusDeploymentStatus.model_validate(raw_status)
+    now = T0 + timedelta(seconds=offset)
+    due(raw, status, obs, now)
+    p = plan(raw, status, obs, now)
+    assert p.status.phase is not None
+    assert p == plan(raw, status, obs, now)
+    if p.status.phase is not Phase.INVALID:
+        assert p.actions, "a valid spec always ensures at least the Services"
+
+
+@given(st.none() | st.dictionaries(st.sampled_from(["replicas", "template", "paused", "analysis",
+                                                    "x"]),
+                                   st.none() | st.integers() | st.text(max_size=3)
+                                   | st.booleans() | st.lists(st.integers(), max_size=2)),
+       garbage_status, garbage_observed)
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+def test_garbage_spec_is_invalid_and_touches_nothing(
+    raw: dict[str, Any] | None, raw_status: dict[str, Any], obs: Observed
+) -> None:
+    status = FinNexusDeploymentStatus.model_validate(raw_status)
+    p = plan(raw, status, obs, T0)
+    assert p.actions == () and p.status.phase is Phase.INVALID and p.status.message
+    assert due(raw, status, obs, T0).health is False
+    repeat = plan(raw, p.status, obs, T0)
+    assert repeat.events == ()  # the Event is recorded once, not on every pass
+
+
+# -- (f) a pass repeated on its own outcome asks for the same, already-true things --------------
+@given(specs, st.lists(calm_steps, min_size=1, max_size=30))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+def test_repeating_a_pass_without_new_observations_is_stable(
+    params: dict[str, Any], history: list[Step]
+) -> None:
+    """After a fully applied pass, a second pass at the same instant (no probes, no request)
+    asks for the same actions and leaves the phase as it was, except for the progress a
+    rollback confirmation or an expired scale-down legitimately makes."""
+    w = World(params)
+    now = T0
+    for step in history:
+        if step.template is not None:
+            w.template = step.template
+        raw = w.spec()
+        evolve_pods(w.cluster, step.ready)
+        p = plan(raw, w.status, w.cluster.observe(), now)
+        w.cluster.apply(p.actions, has_ingress=params["ingress"])
+        w.status = p.status
+        q = plan(raw, w.status, w.cluster.observe(), now)
+        if p.status.phase is not Phase.ROLLING_BACK:
+            assert q.status.phase is p.status.phase
+            assert q.actions == p.actions
+            assert q.status.model_dump(exclude={"conditions"}) == p.status.model_dump(
+                exclude={"conditions"})
+        now += timedelta(seconds=step.advance)
