@@ -16,6 +16,10 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+
+    if args.kubeconfig:  # kopf's login reads $KUBECONFIG: both clients use the same file
+        os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
 
     from finnexus_operator.logs import configure

@@ -498,7 +498,7 @@ class _Pass:
         if stable is not None and st.stable_revision == self.rev:
             acts.append(EnsureDeployment(stable, self.rev, spec.template, spec.replicas))
         elif stable is not None and stable in deps:
-            acts.append(ScaleDeployment(stable, 1))
+            acts.append(ScaleDeployment(stable, spec.replicas))
         # Traffic is routed before the candidate is touched: after a supersede that follows
         # the switch, production traffic must leave the candidate colour before its
         # Deployment gets the new, unverified template (DESIGN §2 "traffic first returns").
@@ -649,4 +649,4 @@ def _invalid(
         else stamp, observed_generation=observed.generation,
     )
     st.conditions = list(old.values())
-    return Plan(status=st, actions=(), events=events, requeue_after=None)
+    return Plan(status=st, actions=(EnsureServices(),), events=events, requeue_after=None)
