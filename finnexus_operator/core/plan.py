@@ -380,7 +380,7 @@ class _Pass:
         first = self.st.stable_revision is None
         # paused freezes the first revision's switch too (DESIGN §2: "freezes progress");
         # an undo is an explicit request and, like abort, is not held back by paused.
-        if self.st.candidate_undo or (first and not self.spec.paused):
+        if self.st.candidate_undo or first:
             self.switch()
         elif not first and not self.spec.promotion.auto:
             self.enter(Phase.AWAITING_PROMOTION, f"{self.st.candidate_revision} is healthy on "
@@ -649,4 +649,4 @@ def _invalid(
         else stamp, observed_generation=observed.generation,
     )
     st.conditions = list(old.values())
-    return Plan(status=st, actions=(EnsureServices(),), events=events, requeue_after=None)
+    return Plan(status=st, actions=(), events=events, requeue_after=None)

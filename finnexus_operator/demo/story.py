@@ -257,7 +257,7 @@ class Monitor:
         self._deployments: dict[str, tuple[int, str | None]] = {}
         self.cr: Obj = {}
         self.replicas: dict[str, int] = {}  # colour -> spec.replicas, as last seen
-        self.stable_seen_at: dict[str, float] = {}  # revision -> wall time Stable was seen
+        self.thin_traffic: list[str] = []  # moments production traffic had too few replicas
 
     def describe(self, revision: str) -> str:
         label = self.labels.get(revision)
@@ -278,8 +278,6 @@ class Monitor:
         if phase != self._phase and phase[0] is not None:
             self._phase = phase
             self.clock.say("phase", f"{phase[0]}: {phase[1]}")
-            if phase[0] == "Stable" and status.get("stableRevision"):
-                self.stable_seen_at.setdefault(status["stableRevision"], time.time())
         ingress = self.api.get(path_for("networking.k8s.io/v1", "ingresses", ns, NAME))
         service = self.api.get(path_for("v1", "services", ns, NAME))
         routes = (_ingress_color(ingress), _service_color(service))
@@ -309,6 +307,12 @@ class Monitor:
                 self.clock.say("deploy", f"Deployment {name}: {replicas} replicas of "
                                f"{self.describe(revision or '?')}")
         self.fleet.reap(deployments, listed_at)
+        want = int((self.cr.get("spec") or {}).get("replicas") or 0)
+        live = routes[0]
+        if status.get("stableRevision") and live and self.replicas.get(live, 0) < want:
+            self.thin_traffic.append(f"{self.clock.now():.1f}s: the Ingress points at {live}, "
+                                     f"whose Deployment has {self.replicas.get(live, 0)}/{want} "
+                                     "replicas")
         return self.cr
 
     def wait(self, what: str, predicate: Callable[[Obj], bool], timeout: float) -> Obj:
@@ -375,11 +379,10 @@ class Story:
         self.outcomes: list[Outcome] = []
         self.cr_path = path_for(c.API_VERSION, c.PLURAL, NAMESPACE, NAME)
 
-    def expect(self, release: Release, what: str, ok: bool, detail: str = "") -> bool:
-        self.outcomes.append(Outcome(release.label, what, ok, detail))
+    def expect(self, label: str, what: str, ok: bool, detail: str = "") -> bool:
+        self.outcomes.append(Outcome(label, what, ok, detail))
         mark = "ok " if ok else "MISSING"
-        self.clock.say("check", f"[{mark}] {release.label}: {what}" + (f" ({detail})"
-                                                                      if detail else ""))
+        self.clock.say("check", f"[{mark}] {label}: {what}" + (f" ({detail})" if detail else ""))
         return ok
 
     def apply(self, release: Release) -> None:
@@ -419,7 +422,7 @@ class Story:
             and (cr.get("status") or {}).get("stableRevision") == v1.revision), timeout)
         blue = cr["status"]["activeColor"]
         self.m.idle(0.5)
-        self.expect(v1, "Stable, traffic on it", self.ingress.colors_since(0) == {blue},
+        self.expect(v1.label, "Stable, traffic on it", self.ingress.colors_since(0) == {blue},
                     f"Ingress -> {blue}")
         self.m.idle(self.s.pause)
 
@@ -436,10 +439,10 @@ class Story:
                        and "error-rate" in status.get("message", ""))
         counts = self.traffic.counts().get(v2.revision)
         seen = f"{counts.errors} errors in {counts.total} requests" if counts else "no requests"
-        self.expect(v2, "RolledBack automatically, the reason names error-rate", rolled_back,
+        self.expect(v2.label, "RolledBack automatically, the reason names error-rate", rolled_back,
                     f"{entry.get('result')}: {entry.get('reason')}; it served {seen}")
         self.m.idle(0.5)
-        self.expect(v2, "traffic back on the stable colour",
+        self.expect(v2.label, "traffic back on the stable colour",
                     _ingress_color(self._ingress()) == blue and self.m.replicas.get(
                         _other(blue)) == 0, f"Ingress -> {_ingress_color(self._ingress())}")
         self.m.idle(self.s.pause)
@@ -451,7 +454,7 @@ class Story:
         entry = _history(cr, v3.revision) or {}
         green = entry.get("color") or _other(blue)
         old_replicas = self.m.replicas.get(blue, 0)
-        self.expect(v3, "Promoted after its bake", entry.get("result") == "Promoted"
+        self.expect(v3.label, "Promoted after its bake", entry.get("result") == "Promoted"
                     and cr["status"].get("activeColor") == green
                     and _ingress_color(self._ingress()) == green,
                     f"{entry.get('result')}: {entry.get('reason')}")
@@ -459,7 +462,7 @@ class Story:
                     self.s.scale_down_delay + 15)
         finished = _parse(entry.get("finishedAt"))
         delay = time.time() - finished if finished else -1.0
-        self.expect(v3, f"old colour {blue} scaled to 0 after the delay",
+        self.expect(v3.label, f"old colour {blue} scaled to 0 after the delay",
                     old_replicas > 0 and delay >= self.s.scale_down_delay - 0.05,
                     f"{delay:.1f}s after the promotion, scaleDownDelaySeconds "
                     f"{self.s.scale_down_delay}")
@@ -471,7 +474,7 @@ class Story:
         self.apply(v4)
         cr = self.m.wait(f"{v4.label} to be decided", _settled(v4.revision), timeout)
         entry = _history(cr, v4.revision) or {}
-        self.expect(v4, "rejected by its health checks", entry.get("result") == "RolledBack"
+        self.expect(v4.label, "rejected by its health checks", entry.get("result") == "RolledBack"
                     and "health" in entry.get("reason", "")
                     and cr["status"].get("rejectedRevision") == v4.revision,
                     f"{entry.get('result')}: {entry.get('reason')}")
@@ -481,11 +484,14 @@ class Story:
         ingress_seen = self.ingress.colors_since(since)
         service_seen = self.service.colors_since(since)
         served = self.traffic.counts().get(v4.revision)
-        self.expect(v4, "traffic never moved to it", ingress_seen == {green}
+        self.expect(v4.label, "traffic never moved to it", ingress_seen == {green}
                     and service_seen == {green} and not served,
                     f"Ingress watch saw {sorted(map(str, ingress_seen))}, active Service "
                     f"{sorted(map(str, service_seen))}, requests served by {v4.label}: "
                     f"{served.total if served else 0}")
+        thin = self.m.thin_traffic
+        self.expect("all", f"production traffic always on a colour with all {self.s.replicas} "
+                    "replicas", not thin, f"{len(thin)} times, first at {thin[0]}" if thin else "")
 
     def _ingress(self) -> Obj | None:
         return self.api.get(path_for("networking.k8s.io/v1", "ingresses", NAMESPACE, NAME))
@@ -670,7 +676,7 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
                         + (f" -- {o.detail}" if o.detail else ""))
         if failure:
             clock.plain(f"  [MISSING] the story stopped early: {failure}")
-        expected = 7
+        expected = 8
         if not failure and len(story.outcomes) != expected:
             clock.plain(f"  [MISSING] {expected - len(story.outcomes)} checks did not run")
         clock.plain("\nStopping the operator, the apps, Prometheus and the traffic...")

@@ -1,0 +1,114 @@
+"""The per-object work loop: retries with backoff (409s included), requeues, serial passes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from finnexus_operator import errors
+from finnexus_operator.operator.controller import Controller
+from finnexus_operator.operator.reconcile import Outcome
+
+
+async def test_conflicts_are_retried_until_a_pass_succeeds() -> None:
+    calls: list[float] = []
+    done = asyncio.Event()
+
+    async def reconcile(namespace: str, name: str) -> Outcome:
+        calls.append(asyncio.get_running_loop().time())
+        if len(calls) < 3:
+            raise errors.Conflict("409", status=409)
+        done.set()
+        return Outcome(None)
+
+    controller = Controller(reconcile, min_backoff=0.01, max_backoff=0.05)
+    controller.notify("ns", "web")
+    await asyncio.wait_for(done.wait(), 2)
+    assert len(calls) == 3
+    assert calls[2] - calls[1] >= calls[1] - calls[0]  # backoff grows
+    await controller.stop()
+
+
+async def test_requeue_after_runs_the_next_pass_without_an_event() -> None:
+    passes = 0
+    done = asyncio.Event()
+
+    async def reconcile(namespace: str, name: str) -> Outcome:
+        nonlocal passes
+        passes += 1
+        if passes == 3:
+            done.set()
+            return Outcome(None)
+        return Outcome(0.01)
+
+    controller = Controller(reconcile)
+    controller.notify("ns", "web")
+    await asyncio.wait_for(done.wait(), 2)
+    assert passes == 3
+    await controller.stop()
+
+
+async def test_passes_for_one_object_never_overlap_and_events_wake_the_worker() -> None:
+    running = 0
+    overlap = False
+    passes = 0
+
+    async def reconcile(namespace: str, name: str) -> Outcome:
+        nonlocal running, overlap, passes
+        running += 1
+        overlap = overlap or running > 1
+        await asyncio.sleep(0.02)
+        running -= 1
+        passes += 1
+        return Outcome(60.0)  # only an event brings the next pass this soon
+
+    controller = Controller(reconcile)
+    for _ in range(5):
+        controller.notify("ns", "web")
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.15)
+    assert not overlap and 2 <= passes <= 3  # coalesced: one in flight, one queued
+    controller.notify("ns", "web", resource_version="7")
+    await asyncio.sleep(0.05)
+    assert passes >= 3
+    assert controller.active == 1
+    controller.notify("ns", "web", deleted=True)
+    await asyncio.sleep(0.01)
+    assert controller.active == 0
+
+
+async def test_the_echo_of_our_own_status_write_is_ignored() -> None:
+    passes = 0
+
+    async def reconcile(namespace: str, name: str) -> Outcome:
+        nonlocal passes
+        passes += 1
+        return Outcome(60.0, resource_version="42")
+
+    controller = Controller(reconcile)
+    controller.notify("ns", "web")
+    await asyncio.sleep(0.02)
+    controller.notify("ns", "web", resource_version="42")  # our own write coming back
+    await asyncio.sleep(0.02)
+    assert passes == 1
+    controller.notify("ns", "web", resource_version="43")  # somebody else's change
+    await asyncio.sleep(0.02)
+    assert passes == 2
+    await controller.stop()
+
+
+async def test_a_crashing_pass_is_logged_and_retried() -> None:
+    passes = 0
+    done = asyncio.Event()
+
+    async def reconcile(namespace: str, name: str) -> Outcome:
+        nonlocal passes
+        passes += 1
+        if passes == 1:
+            raise RuntimeError("boom")
+        done.set()
+        return Outcome(None)
+
+    controller = Controller(reconcile, min_backoff=0.01)
+    controller.notify("ns", "web")
+    await asyncio.wait_for(done.wait(), 2)
+    await controller.stop()

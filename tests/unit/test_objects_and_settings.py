@@ -1,0 +1,118 @@
+"""Ensure-style writes (against a recording fake client) and settings from flags/env."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import pytest
+
+from finnexus_operator import errors
+from finnexus_operator.adapters.objects import ObjectStore
+from finnexus_operator.core import manifests as m
+from finnexus_operator.models.spec import FinNexusDeploymentSpec
+from finnexus_operator.settings import Settings, add_run_arguments, settings_from
+
+OWNER = {"name": "web", "namespace": "ns", "uid": "u-1"}
+SPEC = FinNexusDeploymentSpec.model_validate({"template": {"spec": {"containers": [
+    {"name": "a", "image": "x", "ports": [{"name": "http", "containerPort": 80}]}]}}})
+
+
+class FakeKube:
+    """Stores objects by path; records writes. Mimics API defaulting on Services."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.writes: list[tuple[str, str, Any]] = []
+
+    async def get(self, path: str) -> dict[str, Any] | None:
+        return self.objects.get(path)
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        full = f"{path}/{body['metadata']['name']}"
+        if full in self.objects:
+            raise errors.Conflict("exists", status=409)
+        obj = {**body, "spec": {**body["spec"], "clusterIP": "10.0.0.1"}} \
+            if body["kind"] == "Service" else body
+        self.objects[full] = obj
+        self.writes.append(("create", full, body))
+        return obj
+
+    async def patch(self, path: str, body: Any, kind: str = "merge") -> dict[str, Any]:
+        obj = self.objects[path]
+        for op in body:
+            parts = op["path"].strip("/").split("/")
+            target = obj
+            for part in parts[:-1]:
+                target = target[part]
+            target[parts[-1]] = op["value"]
+        self.writes.append(("patch", path, body))
+        return obj
+
+
+async def test_ensure_creates_then_is_a_no_op_then_patches_minimally() -> None:
+    kube = FakeKube()
+    store = ObjectStore(kube, "u-1")  # type: ignore[arg-type]
+    assert await store.ensure(m.service(OWNER, "web", "blue", SPEC)) is True
+    store = ObjectStore(kube, "u-1")  # a new pass reads afresh
+    assert await store.ensure(m.service(OWNER, "web", "blue", SPEC)) is False
+    assert len(kube.writes) == 1
+    assert await store.ensure(m.service(OWNER, "web", "green", SPEC)) is True
+    op = kube.writes[-1][2]
+    assert op == [{"op": "add", "path": "/spec/selector",
+                   "value": {"app.kubernetes.io/name": "web", "finnexus.ai/color": "green"}}]
+    assert kube.objects["/api/v1/namespaces/ns/services/web"]["spec"]["clusterIP"] == "10.0.0.1"
+
+
+async def test_deployment_template_is_replaced_only_when_the_revision_changes() -> None:
+    kube = FakeKube()
+    store = ObjectStore(kube, "u-1")  # type: ignore[arg-type]
+    await store.ensure(m.deployment(OWNER, "blue", "r1", SPEC.template, 2))
+    assert not await store.ensure(m.deployment(OWNER, "blue", "r1", SPEC.template, 2))
+    assert await store.ensure(m.deployment(OWNER, "blue", "r1", SPEC.template, 3))
+    assert [o["path"] for o in kube.writes[-1][2]] == ["/spec/replicas"]
+    assert await store.ensure(m.deployment(OWNER, "blue", "r2", SPEC.template, 3))
+    assert [o["path"] for o in kube.writes[-1][2]] == ["/spec/template", "/metadata/labels"]
+    assert await store.scale("ns", "web-blue", 0) and not await store.scale("ns", "web-blue", 0)
+    assert not await store.scale("ns", "web-green", 0)  # absent: nothing to scale
+
+
+async def test_an_object_we_do_not_own_is_never_taken_over() -> None:
+    kube = FakeKube()
+    foreign = m.service({**OWNER, "uid": "someone-else"}, "web", "blue", SPEC)
+    kube.objects["/api/v1/namespaces/ns/services/web"] = foreign
+    store = ObjectStore(kube, "u-1")  # type: ignore[arg-type]
+    with pytest.raises(errors.OwnershipError, match="not owned"):
+        await store.ensure(m.service(OWNER, "web", "green", SPEC))
+    assert kube.writes == []
+
+
+def parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    return settings_from(parser.parse_args(argv), env or {})
+
+
+def test_settings_flags_win_over_environment() -> None:
+    env = {"FINNEXUS_PROMETHEUS_URL": "http://env:9090", "FINNEXUS_NAMESPACES": "a, b",
+           "FINNEXUS_LOG_FORMAT": "json", "FINNEXUS_PROMETHEUS_TOKEN": "s3cret"}
+    s = parse([], env)
+    assert s.prometheus_url == "http://env:9090" and s.namespaces == ("a", "b")
+    assert s.log_format == "json" and not s.clusterwide
+    assert "s3cret" not in repr(s)  # a secret never reaches a log line
+    s = parse(["--prometheus-url", "http://flag:9090", "-n", "c"], env)
+    assert s.prometheus_url == "http://flag:9090" and s.namespaces == ("c",)
+    assert parse(["--all-namespaces"], env).clusterwide
+    assert parse([]).clusterwide and parse([]).metrics_port == 8080
+
+
+@pytest.mark.parametrize("argv, env, message", [
+    (["--prometheus-url", "ftp://x"], {}, "http(s)"),
+    ([], {"FINNEXUS_PROMETHEUS_TIMEOUT": "soon"}, "not a number"),
+    ([], {"FINNEXUS_LOG_FORMAT": "xml"}, "log format"),
+])
+def test_bad_settings_are_rejected_with_a_clear_message(
+    argv: list[str], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(argv, env)
