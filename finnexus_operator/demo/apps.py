@@ -44,8 +44,10 @@ class Behaviour:
     healthy: bool = True
 
     def describe(self) -> str:
-        parts = [f"{self.error_ratio:.0%} errors" if self.error_ratio else "no errors",
-                 f"{self.latency * 1000:.0f} ms latency"]
+        parts = [
+            f"{self.error_ratio:.0%} errors" if self.error_ratio else "no errors",
+            f"{self.latency * 1000:.0f} ms latency",
+        ]
         if not self.healthy:
             parts.append("/health answers 503")
         return ", ".join(parts)
@@ -93,8 +95,9 @@ def _accepts(port: int) -> bool:
 class AppFleet:
     """Starts, tracks and stops app processes; thread-safe (the simulator calls `endpoint`)."""
 
-    def __init__(self, workdir: Path, take_port: Callable[[], int], note: Note,
-                 seed: int = 7) -> None:
+    def __init__(
+        self, workdir: Path, take_port: Callable[[], int], note: Note, seed: int = 7
+    ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._take_port = take_port
@@ -126,8 +129,10 @@ class AppFleet:
         if app.process.poll() is not None:
             if not app.exited_noted:
                 app.exited_noted = True
-                self._note(f"app {app.service} {app.behaviour.version} exited with code "
-                           f"{app.process.returncode} (log: {self._log_path(app)})")
+                self._note(
+                    f"app {app.service} {app.behaviour.version} exited with code "
+                    f"{app.process.returncode} (log: {self._log_path(app)})"
+                )
             return None
         if not app.ready:
             # Wait here for the process to listen: the simulator creates the pods only after
@@ -139,8 +144,10 @@ class AppFleet:
                 time.sleep(0.05)
             app.ready = app.process.poll() is None
             if app.ready:
-                self._note(f"app {app.service} {app.behaviour.version} (revision {revision}) "
-                           f"listening on 127.0.0.1:{app.port}: {app.behaviour.describe()}")
+                self._note(
+                    f"app {app.service} {app.behaviour.version} (revision {revision}) "
+                    f"listening on 127.0.0.1:{app.port}: {app.behaviour.describe()}"
+                )
         return app.port if app.ready else None
 
     def _log_path(self, app: AppProcess) -> Path:
@@ -149,15 +156,33 @@ class AppFleet:
     def _start(self, revision: str, color: str, service: str, behaviour: Behaviour) -> AppProcess:
         port = self._take_port()
         command = [
-            sys.executable, "-m", "finnexus_operator.demo.app", "--host", "127.0.0.1",
-            "--port", str(port), "--service", service, "--version", behaviour.version,
-            "--error-ratio", str(behaviour.error_ratio), "--latency", str(behaviour.latency),
-            "--seed", str(self._seed + len(self.history)),
+            sys.executable,
+            "-m",
+            "finnexus_operator.demo.app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--service",
+            service,
+            "--version",
+            behaviour.version,
+            "--error-ratio",
+            str(behaviour.error_ratio),
+            "--latency",
+            str(behaviour.latency),
+            "--seed",
+            str(self._seed + len(self.history)),
         ] + ([] if behaviour.healthy else ["--unhealthy"])
         log_path = self.workdir / f"{service}-{behaviour.version}-{revision}.log"
         with log_path.open("ab") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         app = AppProcess(revision, color, service, port, behaviour, process, time.monotonic())
         self._apps[(revision, color)] = app
         self.history.append(app)
@@ -178,14 +203,20 @@ class AppFleet:
                     app.unwanted_since = None
                 elif app.unwanted_since is None:
                     app.unwanted_since = listed_at
-            doomed = [app for app in self._apps.values() if app.unwanted_since is not None
-                      and listed_at - app.unwanted_since >= GRACE_SECONDS]
+            doomed = [
+                app
+                for app in self._apps.values()
+                if app.unwanted_since is not None
+                and listed_at - app.unwanted_since >= GRACE_SECONDS
+            ]
             for app in doomed:
                 del self._apps[(app.revision, app.color)]
         for app in doomed:
             stop_process(app.process, timeout=3.0)
-            self._note(f"app {app.service} {app.behaviour.version} (revision {app.revision}) "
-                       "stopped: no pods of its revision left")
+            self._note(
+                f"app {app.service} {app.behaviour.version} (revision {app.revision}) "
+                "stopped: no pods of its revision left"
+            )
 
     def stop_all(self) -> None:
         with self._lock:

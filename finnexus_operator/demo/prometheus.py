@@ -129,14 +129,22 @@ class PrometheusProcess:
     def _write_config(self) -> None:
         interval = self.scrape_interval
         config = {
-            "global": {"scrape_interval": interval, "scrape_timeout": interval,
-                       "evaluation_interval": interval},
+            "global": {
+                "scrape_interval": interval,
+                "scrape_timeout": interval,
+                "evaluation_interval": interval,
+            },
             "scrape_configs": [
-                {"job_name": "prometheus",
-                 "static_configs": [{"targets": [f"127.0.0.1:{self.port}"]}]},
-                {"job_name": "demo-apps",
-                 "file_sd_configs": [{"files": [str(self.targets_file)],
-                                      "refresh_interval": "1s"}]},
+                {
+                    "job_name": "prometheus",
+                    "static_configs": [{"targets": [f"127.0.0.1:{self.port}"]}],
+                },
+                {
+                    "job_name": "demo-apps",
+                    "file_sd_configs": [
+                        {"files": [str(self.targets_file)], "refresh_interval": "1s"}
+                    ],
+                },
             ],
         }
         self.config_file.write_text(json.dumps(config, indent=2))  # JSON is YAML
@@ -145,11 +153,18 @@ class PrometheusProcess:
         """Start the process (returns at once; `wait_ready` waits for the first scrape)."""
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
-                [self.binary, f"--config.file={self.config_file}",
-                 f"--storage.tsdb.path={self.workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                [
+                    self.binary,
+                    f"--config.file={self.config_file}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self._started = time.time()
 
     def wait_ready(self, timeout: float = 30.0) -> None:

@@ -57,10 +57,14 @@ finnexus-operator demo: Prometheus is not installed, and the demo needs a real o
   or run `make demo` as root (scripts/ensure-prometheus.sh installs it),
   or point FINNEXUS_PROMETHEUS_BIN at a prometheus binary."""
 
-ERROR_QUERY = ('sum(rate(http_requests_total{{service="{{{{service}}}}",status=~"5.."}}[{w}])) '
-               '/ sum(rate(http_requests_total{{service="{{{{service}}}}"}}[{w}]))')
-P95_QUERY = ('histogram_quantile(0.95, sum by (le) '
-             '(rate(http_request_duration_seconds_bucket{{service="{{{{service}}}}"}}[{w}])))')
+ERROR_QUERY = (
+    'sum(rate(http_requests_total{{service="{{{{service}}}}",status=~"5.."}}[{w}])) '
+    '/ sum(rate(http_requests_total{{service="{{{{service}}}}"}}[{w}]))'
+)
+P95_QUERY = (
+    "histogram_quantile(0.95, sum by (le) "
+    '(rate(http_request_duration_seconds_bucket{{service="{{{{service}}}}"}}[{w}])))'
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,11 +100,16 @@ class DemoSettings:
     def analysis(self) -> Obj:
         w = self.rate_window
         return {
-            "intervalSeconds": self.analysis_interval, "checks": self.checks,
-            "failureLimit": self.failure_limit, "noDataLimit": self.no_data_limit,
+            "intervalSeconds": self.analysis_interval,
+            "checks": self.checks,
+            "failureLimit": self.failure_limit,
+            "noDataLimit": self.no_data_limit,
             "metrics": [
-                {"name": "error-rate", "query": ERROR_QUERY.format(w=w),
-                 "max": self.max_error_ratio},
+                {
+                    "name": "error-rate",
+                    "query": ERROR_QUERY.format(w=w),
+                    "max": self.max_error_ratio,
+                },
                 {"name": "latency-p95", "query": P95_QUERY.format(w=w), "max": self.max_p95},
             ],
         }
@@ -111,10 +120,13 @@ class DemoSettings:
             "template": template,
             "service": {"port": 80, "targetPort": "http"},
             "ingress": {"host": "web.demo.local", "path": "/"},
-            "healthCheck": {"path": "/health", "intervalSeconds": self.health_interval,
-                            "timeoutSeconds": self.health_timeout,
-                            "successThreshold": self.success_threshold,
-                            "failureThreshold": self.failure_threshold},
+            "healthCheck": {
+                "path": "/health",
+                "intervalSeconds": self.health_interval,
+                "timeoutSeconds": self.health_timeout,
+                "successThreshold": self.success_threshold,
+                "failureThreshold": self.failure_threshold,
+            },
             "analysis": self.analysis(),
             "promotion": {"auto": True, "scaleDownDelaySeconds": self.scale_down_delay},
             "progressDeadlineSeconds": self.progress_deadline,
@@ -132,11 +144,16 @@ class Release:
     def template(self) -> Obj:
         return {
             "metadata": {"labels": {"app": NAME}},
-            "spec": {"containers": [{
-                "name": NAME, "image": f"demo/{NAME}:{self.label}",
-                "ports": [{"name": "http", "containerPort": 8080}],
-                "env": [{"name": k, "value": v} for k, v in self.env],
-            }]},
+            "spec": {
+                "containers": [
+                    {
+                        "name": NAME,
+                        "image": f"demo/{NAME}:{self.label}",
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "env": [{"name": k, "value": v} for k, v in self.env],
+                    }
+                ]
+            },
         }
 
     @property
@@ -167,6 +184,7 @@ class DemoFailure(Exception):
 
 # -- output ------------------------------------------------------------------------------------
 
+
 class Timeline:
     """Thread-safe printer with timestamps relative to the start."""
 
@@ -195,13 +213,21 @@ class Timeline:
 
 # -- watching the routing objects ----------------------------------------------------------
 
+
 class RouteWatch:
     """Every change of one object's routing colour, from a watch stream (no polling gaps)."""
 
-    def __init__(self, api: ApiServer, api_version: str, plural: str,
-                 color_of: Callable[[Obj], str | None], clock: Timeline) -> None:
-        query = urllib.parse.urlencode({"watch": "true", "timeoutSeconds": "3600",
-                                        "fieldSelector": f"metadata.name={NAME}"})
+    def __init__(
+        self,
+        api: ApiServer,
+        api_version: str,
+        plural: str,
+        color_of: Callable[[Obj], str | None],
+        clock: Timeline,
+    ) -> None:
+        query = urllib.parse.urlencode(
+            {"watch": "true", "timeoutSeconds": "3600", "fieldSelector": f"metadata.name={NAME}"}
+        )
         self.url = f"{api.url}{path_for(api_version, plural, NAMESPACE)}?{query}"
         self.color_of, self.clock = color_of, clock
         self.changes: list[tuple[float, str | None]] = []  # (time, colour) per watch event
@@ -233,7 +259,7 @@ class RouteWatch:
 def _ingress_color(ingress: Obj | None) -> str | None:
     backend = ingress_backend(ingress)
     prefix = f"{NAME}-"
-    return backend[len(prefix):] if backend and backend.startswith(prefix) else backend
+    return backend[len(prefix) :] if backend and backend.startswith(prefix) else backend
 
 
 def _service_color(service: Obj | None) -> str | None:
@@ -242,12 +268,19 @@ def _service_color(service: Obj | None) -> str | None:
 
 # -- the monitor: the printed timeline ------------------------------------------------------
 
+
 class Monitor:
     """Polls the API every ~200 ms and prints what changed; also keeps the apps tidy."""
 
-    def __init__(self, api: ApiServer, clock: Timeline, fleet: AppFleet,
-                 operator: subprocess.Popen[bytes], operator_log: Path,
-                 labels: dict[str, str]) -> None:
+    def __init__(
+        self,
+        api: ApiServer,
+        clock: Timeline,
+        fleet: AppFleet,
+        operator: subprocess.Popen[bytes],
+        operator_log: Path,
+        labels: dict[str, str],
+    ) -> None:
         self.api, self.clock, self.fleet = api, clock, fleet
         self.operator, self.operator_log = operator, operator_log
         self.labels = labels  # revision -> "v2"
@@ -269,8 +302,10 @@ class Monitor:
 
     def tick(self) -> Obj:
         if self.operator.poll() is not None:
-            raise DemoFailure(f"the operator exited with code {self.operator.returncode}; "
-                              f"last lines of {self.operator_log}:\n{_tail(self.operator_log)}")
+            raise DemoFailure(
+                f"the operator exited with code {self.operator.returncode}; "
+                f"last lines of {self.operator_log}:\n{_tail(self.operator_log)}"
+            )
         ns = NAMESPACE
         self.cr = self.api.get(path_for(c.API_VERSION, c.PLURAL, ns, NAME)) or {}
         status = self.status
@@ -283,8 +318,11 @@ class Monitor:
         routes = (_ingress_color(ingress), _service_color(service))
         if routes != self._routes and any(routes):
             self._routes = routes
-            self.clock.say("routing", f"Ingress {NAME} -> Service {NAME}-{routes[0]}; "
-                           f"active Service {NAME} selects {routes[1]}")
+            self.clock.say(
+                "routing",
+                f"Ingress {NAME} -> Service {NAME}-{routes[0]}; "
+                f"active Service {NAME} selects {routes[1]}",
+            )
         for event in self.api.list(path_for("v1", "events", ns)):
             key = event["metadata"]["name"]
             if key not in self._events:
@@ -292,8 +330,9 @@ class Monitor:
                 message = str(event.get("message", ""))
                 if phase[0] and message == f"{phase[0]}: {phase[1]}":
                     message = "(the phase change above)"
-                self.clock.say("event", f"{event.get('type', '')} {event.get('reason', '')}: "
-                               f"{message}")
+                self.clock.say(
+                    "event", f"{event.get('type', '')} {event.get('reason', '')}: {message}"
+                )
         listed_at = time.monotonic()
         deployments = self.api.list(path_for("apps/v1", "deployments", ns))
         for dep in deployments:
@@ -304,15 +343,19 @@ class Monitor:
             self.replicas[name.rsplit("-", 1)[-1]] = replicas
             if self._deployments.get(name) != (replicas, revision):
                 self._deployments[name] = (replicas, revision)
-                self.clock.say("deploy", f"Deployment {name}: {replicas} replicas of "
-                               f"{self.describe(revision or '?')}")
+                self.clock.say(
+                    "deploy",
+                    f"Deployment {name}: {replicas} replicas of {self.describe(revision or '?')}",
+                )
         self.fleet.reap(deployments, listed_at)
         want = int((self.cr.get("spec") or {}).get("replicas") or 0)
         live = routes[0]
         if status.get("stableRevision") and live and self.replicas.get(live, 0) < want:
-            self.thin_traffic.append(f"{self.clock.now():.1f}s: the Ingress points at {live}, "
-                                     f"whose Deployment has {self.replicas.get(live, 0)}/{want} "
-                                     "replicas")
+            self.thin_traffic.append(
+                f"{self.clock.now():.1f}s: the Ingress points at {live}, "
+                f"whose Deployment has {self.replicas.get(live, 0)}/{want} "
+                "replicas"
+            )
         return self.cr
 
     def wait(self, what: str, predicate: Callable[[Obj], bool], timeout: float) -> Obj:
@@ -322,9 +365,11 @@ class Monitor:
             if predicate(cr):
                 return cr
             if time.monotonic() > deadline:
-                raise DemoFailure(f"timed out after {timeout:g}s waiting for {what}; "
-                                  f"status: {json.dumps(self.status.get('phase'))} "
-                                  f"{self.status.get('message')!r}")
+                raise DemoFailure(
+                    f"timed out after {timeout:g}s waiting for {what}; "
+                    f"status: {json.dumps(self.status.get('phase'))} "
+                    f"{self.status.get('message')!r}"
+                )
             time.sleep(0.2)
 
     def idle(self, seconds: float) -> None:
@@ -342,20 +387,26 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 
 def _history(cr: Obj, revision: str) -> Obj | None:
-    entries = [h for h in (cr.get("status") or {}).get("history") or []
-               if h.get("revision") == revision]
+    entries = [
+        h for h in (cr.get("status") or {}).get("history") or [] if h.get("revision") == revision
+    ]
     return entries[-1] if entries else None
 
 
 def _settled(revision: str) -> Callable[[Obj], bool]:
     def check(cr: Obj) -> bool:
         status = cr.get("status") or {}
-        return (_history(cr, revision) is not None and not status.get("candidateColor")
-                and status.get("phase") in ("Stable", "RolledBack", "Failed"))
+        return (
+            _history(cr, revision) is not None
+            and not status.get("candidateColor")
+            and status.get("phase") in ("Stable", "RolledBack", "Failed")
+        )
+
     return check
 
 
 # -- the story --------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Outcome:
@@ -370,9 +421,17 @@ class Outcome:
 class Story:
     """The four releases, the checks and the summary."""
 
-    def __init__(self, settings: DemoSettings, api: ApiServer, monitor: Monitor,
-                 traffic: Traffic, ingress: RouteWatch, service: RouteWatch,
-                 prometheus: PrometheusProcess, clock: Timeline) -> None:
+    def __init__(
+        self,
+        settings: DemoSettings,
+        api: ApiServer,
+        monitor: Monitor,
+        traffic: Traffic,
+        ingress: RouteWatch,
+        service: RouteWatch,
+        prometheus: PrometheusProcess,
+        clock: Timeline,
+    ) -> None:
         self.s, self.api, self.m, self.traffic = settings, api, monitor, traffic
         self.ingress, self.service = ingress, service
         self.prometheus, self.clock = prometheus, clock
@@ -386,16 +445,22 @@ class Story:
         return ok
 
     def apply(self, release: Release) -> None:
-        self.clock.banner(f"{release.label}: image demo/{NAME}:{release.label}, "
-                          f"{behaviour_of(release.template()).describe()}; revision "
-                          f"{release.revision}; expected: {release.expectation}")
+        self.clock.banner(
+            f"{release.label}: image demo/{NAME}:{release.label}, "
+            f"{behaviour_of(release.template()).describe()}; revision "
+            f"{release.revision}; expected: {release.expectation}"
+        )
         if self.api.get(self.cr_path) is None:
-            body = {"apiVersion": c.API_VERSION, "kind": c.KIND,
-                    "metadata": {"name": NAME, "namespace": NAMESPACE},
-                    "spec": self.s.spec(release.template())}
+            body = {
+                "apiVersion": c.API_VERSION,
+                "kind": c.KIND,
+                "metadata": {"name": NAME, "namespace": NAMESPACE},
+                "spec": self.s.spec(release.template()),
+            }
             self.api.create(path_for(c.API_VERSION, c.PLURAL, NAMESPACE), body)
-            self.clock.say("apply", f"created FinNexusDeployment {NAMESPACE}/{NAME} "
-                           f"with {release.label}")
+            self.clock.say(
+                "apply", f"created FinNexusDeployment {NAMESPACE}/{NAME} with {release.label}"
+            )
         else:
             self.api.patch(self.cr_path, {"spec": {"template": release.template()}})
             self.clock.say("apply", f"spec.template changed to {release.label}")
@@ -417,13 +482,22 @@ class Story:
 
         # v1: the first revision has nothing to roll back to: deployed, checked, switched.
         self.apply(v1)
-        cr = self.m.wait(f"{v1.label} to become Stable", lambda cr: (
-            (cr.get("status") or {}).get("phase") == "Stable"
-            and (cr.get("status") or {}).get("stableRevision") == v1.revision), timeout)
+        cr = self.m.wait(
+            f"{v1.label} to become Stable",
+            lambda cr: (
+                (cr.get("status") or {}).get("phase") == "Stable"
+                and (cr.get("status") or {}).get("stableRevision") == v1.revision
+            ),
+            timeout,
+        )
         blue = cr["status"]["activeColor"]
         self.m.idle(0.5)
-        self.expect(v1.label, "Stable, traffic on it", self.ingress.colors_since(0) == {blue},
-                    f"Ingress -> {blue}")
+        self.expect(
+            v1.label,
+            "Stable, traffic on it",
+            self.ingress.colors_since(0) == {blue},
+            f"Ingress -> {blue}",
+        )
         self.m.idle(self.s.pause)
 
         # v2: 5 % errors -> the analysis fails -> rolled back automatically.
@@ -434,17 +508,27 @@ class Story:
         cr = self.m.wait(f"{v2.label} to be decided", _settled(v2.revision), timeout)
         entry = _history(cr, v2.revision) or {}
         status = cr["status"]
-        rolled_back = (entry.get("result") == "RolledBack" and status.get("phase") == "RolledBack"
-                       and "error-rate" in entry.get("reason", "")
-                       and "error-rate" in status.get("message", ""))
+        rolled_back = (
+            entry.get("result") == "RolledBack"
+            and status.get("phase") == "RolledBack"
+            and "error-rate" in entry.get("reason", "")
+            and "error-rate" in status.get("message", "")
+        )
         counts = self.traffic.counts().get(v2.revision)
         seen = f"{counts.errors} errors in {counts.total} requests" if counts else "no requests"
-        self.expect(v2.label, "RolledBack automatically, the reason names error-rate", rolled_back,
-                    f"{entry.get('result')}: {entry.get('reason')}; it served {seen}")
+        self.expect(
+            v2.label,
+            "RolledBack automatically, the reason names error-rate",
+            rolled_back,
+            f"{entry.get('result')}: {entry.get('reason')}; it served {seen}",
+        )
         self.m.idle(0.5)
-        self.expect(v2.label, "traffic back on the stable colour",
-                    _ingress_color(self._ingress()) == blue and self.m.replicas.get(
-                        _other(blue)) == 0, f"Ingress -> {_ingress_color(self._ingress())}")
+        self.expect(
+            v2.label,
+            "traffic back on the stable colour",
+            _ingress_color(self._ingress()) == blue and self.m.replicas.get(_other(blue)) == 0,
+            f"Ingress -> {_ingress_color(self._ingress())}",
+        )
         self.m.idle(self.s.pause)
 
         # v3: good -> promoted after the bake; the old colour goes to 0 after the delay.
@@ -454,18 +538,27 @@ class Story:
         entry = _history(cr, v3.revision) or {}
         green = entry.get("color") or _other(blue)
         old_replicas = self.m.replicas.get(blue, 0)
-        self.expect(v3.label, "Promoted after its bake", entry.get("result") == "Promoted"
-                    and cr["status"].get("activeColor") == green
-                    and _ingress_color(self._ingress()) == green,
-                    f"{entry.get('result')}: {entry.get('reason')}")
-        self.m.wait(f"{blue} to be scaled to 0", lambda _: self.m.replicas.get(blue) == 0,
-                    self.s.scale_down_delay + 15)
+        self.expect(
+            v3.label,
+            "Promoted after its bake",
+            entry.get("result") == "Promoted"
+            and cr["status"].get("activeColor") == green
+            and _ingress_color(self._ingress()) == green,
+            f"{entry.get('result')}: {entry.get('reason')}",
+        )
+        self.m.wait(
+            f"{blue} to be scaled to 0",
+            lambda _: self.m.replicas.get(blue) == 0,
+            self.s.scale_down_delay + 15,
+        )
         finished = _parse(entry.get("finishedAt"))
         delay = time.time() - finished if finished else -1.0
-        self.expect(v3.label, f"old colour {blue} scaled to 0 after the delay",
-                    old_replicas > 0 and delay >= self.s.scale_down_delay - 0.05,
-                    f"{delay:.1f}s after the promotion, scaleDownDelaySeconds "
-                    f"{self.s.scale_down_delay}")
+        self.expect(
+            v3.label,
+            f"old colour {blue} scaled to 0 after the delay",
+            old_replicas > 0 and delay >= self.s.scale_down_delay - 0.05,
+            f"{delay:.1f}s after the promotion, scaleDownDelaySeconds {self.s.scale_down_delay}",
+        )
         self.m.idle(self.s.pause)
 
         # v4: /health fails -> rejected before the switch; the Ingress never moves.
@@ -474,24 +567,38 @@ class Story:
         self.apply(v4)
         cr = self.m.wait(f"{v4.label} to be decided", _settled(v4.revision), timeout)
         entry = _history(cr, v4.revision) or {}
-        self.expect(v4.label, "rejected by its health checks", entry.get("result") == "RolledBack"
-                    and "health" in entry.get("reason", "")
-                    and cr["status"].get("rejectedRevision") == v4.revision,
-                    f"{entry.get('result')}: {entry.get('reason')}")
-        self.m.wait(f"{v4.label}'s colour to be scaled to 0",
-                    lambda _: self.m.replicas.get(blue) == 0, timeout)
+        self.expect(
+            v4.label,
+            "rejected by its health checks",
+            entry.get("result") == "RolledBack"
+            and "health" in entry.get("reason", "")
+            and cr["status"].get("rejectedRevision") == v4.revision,
+            f"{entry.get('result')}: {entry.get('reason')}",
+        )
+        self.m.wait(
+            f"{v4.label}'s colour to be scaled to 0",
+            lambda _: self.m.replicas.get(blue) == 0,
+            timeout,
+        )
         self.m.idle(0.5)
         ingress_seen = self.ingress.colors_since(since)
         service_seen = self.service.colors_since(since)
         served = self.traffic.counts().get(v4.revision)
-        self.expect(v4.label, "traffic never moved to it", ingress_seen == {green}
-                    and service_seen == {green} and not served,
-                    f"Ingress watch saw {sorted(map(str, ingress_seen))}, active Service "
-                    f"{sorted(map(str, service_seen))}, requests served by {v4.label}: "
-                    f"{served.total if served else 0}")
+        self.expect(
+            v4.label,
+            "traffic never moved to it",
+            ingress_seen == {green} and service_seen == {green} and not served,
+            f"Ingress watch saw {sorted(map(str, ingress_seen))}, active Service "
+            f"{sorted(map(str, service_seen))}, requests served by {v4.label}: "
+            f"{served.total if served else 0}",
+        )
         thin = self.m.thin_traffic
-        self.expect("all", f"production traffic always on a colour with all {self.s.replicas} "
-                    "replicas", not thin, f"{len(thin)} times, first at {thin[0]}" if thin else "")
+        self.expect(
+            "all",
+            f"production traffic always on a colour with all {self.s.replicas} replicas",
+            not thin,
+            f"{len(thin)} times, first at {thin[0]}" if thin else "",
+        )
 
     def _ingress(self) -> Obj | None:
         return self.api.get(path_for("networking.k8s.io/v1", "ingresses", NAMESPACE, NAME))
@@ -499,9 +606,16 @@ class Story:
     def summary(self) -> None:
         history = self.m.status.get("history") or []
         rows = [("release", "revision", "colour", "result", "reason")]
-        rows += [(self.m.labels.get(h.get("revision", ""), "?"), h.get("revision", ""),
-                  h.get("color", ""), h.get("result", ""), h.get("reason", ""))
-                 for h in history]
+        rows += [
+            (
+                self.m.labels.get(h.get("revision", ""), "?"),
+                h.get("revision", ""),
+                h.get("color", ""),
+                h.get("result", ""),
+                h.get("reason", ""),
+            )
+            for h in history
+        ]
         widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
         self.clock.plain("\nSummary (status.history):")
         for row in rows:
@@ -511,8 +625,11 @@ class Story:
         self.clock.plain("\nRequests served through the Ingress, per release:")
         for release in RELEASES:
             n = counts.get(release.revision)
-            text = (f"{n.total} requests, {n.errors} answered 5xx, {n.failed} unanswered"
-                    if n else "none")
+            text = (
+                f"{n.total} requests, {n.errors} answered 5xx, {n.failed} unanswered"
+                if n
+                else "none"
+            )
             self.clock.plain(f"  {release.label}: {text}")
 
 
@@ -531,21 +648,45 @@ def _parse(stamp: str | None) -> float | None:
 
 # -- processes and the main entry point -----------------------------------------------------
 
+
 def _child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINNEXUS_")}
-    env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1", **extra)
+    env.update(
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
     return env
 
 
 def _start_operator(kubeconfig: str, prometheus_url: str, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "finnexus_operator", "run", "--kubeconfig", kubeconfig,
-               "--all-namespaces", "--prometheus-url", prometheus_url, "--metrics-port", "0",
-               "--health-port", "0", "--log-format", "console"]
+    command = [
+        sys.executable,
+        "-m",
+        "finnexus_operator",
+        "run",
+        "--kubeconfig",
+        kubeconfig,
+        "--all-namespaces",
+        "--prometheus-url",
+        prometheus_url,
+        "--metrics-port",
+        "0",
+        "--health-port",
+        "0",
+        "--log-format",
+        "console",
+    ]
     with log.open("ab") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env=_child_env(KUBECONFIG=kubeconfig))
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=_child_env(KUBECONFIG=kubeconfig),
+        )
 
 
 def _print_settings(s: DemoSettings, clock: Timeline) -> None:
@@ -591,9 +732,10 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def _signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM/SIGHUP clean up like Ctrl-C does (the finally blocks run)."""
-    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM,
-                                                                     signal.SIGHUP)}
+    """SIGTERM/SIGHUP clean up like Ctrl-C does (the finally blocks run); SIGINT too, even when
+    the demo was started with SIGINT ignored (a background job of a script)."""
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in signals}
     try:
         yield
     finally:
@@ -622,8 +764,10 @@ def main(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             clock.plain(f"Logs (operator, Prometheus, apps) kept in {workdir}")
-    clock.plain(f"\nDemo finished in {clock.now():.1f}s: "
-                + ("every expected outcome happened." if ok else "FAILED (see above)."))
+    clock.plain(
+        f"\nDemo finished in {clock.now():.1f}s: "
+        + ("every expected outcome happened." if ok else "FAILED (see above).")
+    )
     return 0 if ok else 1
 
 
@@ -631,8 +775,9 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
     _print_settings(s, clock)
     labels = {release.revision: release.label for release in RELEASES}
     with contextlib.ExitStack() as stack:
-        prometheus = PrometheusProcess(workdir / "prometheus", binary,
-                                       scrape_interval=s.scrape_interval)
+        prometheus = PrometheusProcess(
+            workdir / "prometheus", binary, scrape_interval=s.scrape_interval
+        )
         prometheus.reserve(len(RELEASES) + 2)
         prometheus.start()
         stack.callback(prometheus.stop)
@@ -640,8 +785,9 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
 
         api = stack.enter_context(ApiServer(namespaces=(NAMESPACE,)))
         kubeconfig = api.write_kubeconfig(workdir / "kubeconfig")
-        clock.say("demo", f"emulated Kubernetes API at {api.url} "
-                  f"(kubectl --kubeconfig {kubeconfig})")
+        clock.say(
+            "demo", f"emulated Kubernetes API at {api.url} (kubectl --kubeconfig {kubeconfig})"
+        )
 
         fleet = AppFleet(workdir / "apps", prometheus.take_port, clock.note)
         stack.callback(fleet.stop_all)
@@ -650,15 +796,20 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
         operator_log = workdir / "operator.log"
         operator = _start_operator(kubeconfig, prometheus.url, operator_log)
         stack.callback(stop_process, operator, 10.0)
-        clock.say("demo", f"operator started (pid {operator.pid}): python -m finnexus_operator "
-                  f"run --kubeconfig ... --prometheus-url {prometheus.url}; log {operator_log}")
+        clock.say(
+            "demo",
+            f"operator started (pid {operator.pid}): python -m finnexus_operator "
+            f"run --kubeconfig ... --prometheus-url {prometheus.url}; log {operator_log}",
+        )
 
-        ingress_watch = RouteWatch(api, "networking.k8s.io/v1", "ingresses", _ingress_color,
-                                   clock).start()
+        ingress_watch = RouteWatch(
+            api, "networking.k8s.io/v1", "ingresses", _ingress_color, clock
+        ).start()
         service_watch = RouteWatch(api, "v1", "services", _service_color, clock).start()
         monitor = Monitor(api, clock, fleet, operator, operator_log, labels)
-        traffic = Traffic(api, NAMESPACE, NAME, rps=s.rps, note=clock.note,
-                          describe=monitor.describe)
+        traffic = Traffic(
+            api, NAMESPACE, NAME, rps=s.rps, note=clock.note, describe=monitor.describe
+        )
         stack.enter_context(_stopping(traffic.start()))
 
         story = Story(s, api, monitor, traffic, ingress_watch, service_watch, prometheus, clock)
@@ -672,8 +823,10 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
         missing = [o for o in story.outcomes if not o.ok]
         clock.plain("\nExpected outcomes:")
         for o in story.outcomes:
-            clock.plain(f"  [{'ok' if o.ok else 'MISSING'}] {o.release}: {o.what}"
-                        + (f" -- {o.detail}" if o.detail else ""))
+            clock.plain(
+                f"  [{'ok' if o.ok else 'MISSING'}] {o.release}: {o.what}"
+                + (f" -- {o.detail}" if o.detail else "")
+            )
         if failure:
             clock.plain(f"  [MISSING] the story stopped early: {failure}")
         expected = 8

@@ -61,7 +61,8 @@ def _ready(pod: dict[str, Any]) -> bool:
     status = pod.get("status") or {}
     return bool(status.get("podIP")) and any(
         cond.get("type") == "Ready" and cond.get("status") == "True"
-        for cond in status.get("conditions") or [])
+        for cond in status.get("conditions") or []
+    )
 
 
 def _pod_port(pod: dict[str, Any], target: Any) -> int | None:
@@ -76,8 +77,9 @@ def _pod_port(pod: dict[str, Any], target: Any) -> int | None:
 
 def resolve(api: ApiServer, namespace: str, name: str) -> Backend | None:
     """Ingress ``name`` -> its backend Service -> the Ready pods it selects, as URLs."""
-    service_name = ingress_backend(api.get(path_for("networking.k8s.io/v1", "ingresses",
-                                                    namespace, name)))
+    service_name = ingress_backend(
+        api.get(path_for("networking.k8s.io/v1", "ingresses", namespace, name))
+    )
     if service_name is None:
         return None
     service = api.get(path_for("v1", "services", namespace, service_name))
@@ -101,8 +103,17 @@ def resolve(api: ApiServer, namespace: str, name: str) -> Backend | None:
 class Traffic:
     """Sends ``rps`` requests/s to wherever the Ingress points, from a thread of its own."""
 
-    def __init__(self, api: ApiServer, namespace: str, name: str, *, rps: float, note: Note,
-                 describe: Callable[[str], str], period: float = 0.2) -> None:
+    def __init__(
+        self,
+        api: ApiServer,
+        namespace: str,
+        name: str,
+        *,
+        rps: float,
+        note: Note,
+        describe: Callable[[str], str],
+        period: float = 0.2,
+    ) -> None:
         self.api, self.namespace, self.name = api, namespace, name
         self.rps, self.period = rps, period
         self._note, self._describe = note, describe
@@ -118,8 +129,9 @@ class Traffic:
             return {rev: dataclasses.replace(n) for rev, n in self._counts.items()}
 
     def start(self) -> Traffic:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()),
-                                        name="demo-traffic", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._main()), name="demo-traffic", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -153,16 +165,22 @@ class Traffic:
         if backend is None or not backend.urls_by_revision:
             where = backend.service if backend else "nothing"
             return f"traffic: the Ingress points at {where}, which has no Ready pods"
-        parts = [f"{self._describe(rev)} ({len(urls)} pods)"
-                 for rev, urls in sorted(backend.urls_by_revision.items())]
+        parts = [
+            f"{self._describe(rev)} ({len(urls)} pods)"
+            for rev, urls in sorted(backend.urls_by_revision.items())
+        ]
         return f"traffic: {self.rps:g} req/s via the Ingress -> {backend.service}: " + ", ".join(
-            parts)
+            parts
+        )
 
     async def _send(self, targets: dict[str, list[str]]) -> None:
         pods = sum(len(urls) for urls in targets.values())
-        runs = [generate_load(urls, self.rps * len(urls) / pods, duration=self.period,
-                              request_timeout=2.0)
-                for urls in targets.values()]
+        runs = [
+            generate_load(
+                urls, self.rps * len(urls) / pods, duration=self.period, request_timeout=2.0
+            )
+            for urls in targets.values()
+        ]
         results = await asyncio.gather(*runs, return_exceptions=True)
         with self._lock:
             for revision, result in zip(targets, results, strict=True):

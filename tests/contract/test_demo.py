@@ -19,9 +19,12 @@ from finnexus_operator.demo.prometheus import find_prometheus
 pytestmark = [
     pytest.mark.prometheus,
     pytest.mark.slow,
-    pytest.mark.skipif(find_prometheus() is None, reason="prometheus is not installed: run "
-                       "scripts/ensure-prometheus.sh (root + apt-get), or set "
-                       "FINNEXUS_PROMETHEUS_BIN"),
+    pytest.mark.skipif(
+        find_prometheus() is None,
+        reason="prometheus is not installed: run "
+        "scripts/ensure-prometheus.sh (root + apt-get), or set "
+        "FINNEXUS_PROMETHEUS_BIN",
+    ),
 ]
 
 TIMEOUT = 150.0  # the --fast run takes about 30 s
@@ -30,7 +33,11 @@ TIMEOUT = 150.0  # the --fast run takes about 30 s
 def test_demo_fast_shows_every_outcome() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "finnexus_operator", "demo", "--fast"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -44,8 +51,11 @@ def test_demo_fast_shows_every_outcome() -> None:
     assert process.returncode == 0, output
     assert "every expected outcome happened" in output
     summary = output.split("Summary (status.history):", 1)[1]
-    rows = {line.split()[0]: line for line in summary.splitlines()
-            if line.strip().startswith(("v1", "v2", "v3", "v4"))}
+    rows = {
+        line.split()[0]: line
+        for line in summary.splitlines()
+        if line.strip().startswith(("v1", "v2", "v3", "v4"))
+    }
     assert " Promoted " in rows["v1"]
     assert " RolledBack " in rows["v2"] and "error-rate" in rows["v2"]
     assert " Promoted " in rows["v3"] and "analysis passed" in rows["v3"]
