@@ -77,6 +77,9 @@ class PodSimulator:
         port = self.endpoint(dep) if want else None
         for pod in current[:want]:
             if port is not None and not _ready(pod):
+                if _ports(pod) != {port}:  # created before its process listened: replace it
+                    self.api.delete(path_for("v1", "pods", ns, pod["metadata"]["name"]))
+                    continue
                 self._mark_ready(pod["metadata"]["name"])
             elif port is None and _ready(pod):
                 self._mark_unready(pod["metadata"]["name"])
@@ -109,6 +112,11 @@ def _selected(dep: dict[str, Any], pod: dict[str, Any]) -> bool:
     match = ((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     labels = (pod.get("metadata") or {}).get("labels") or {}
     return bool(match) and all(labels.get(k) == v for k, v in match.items())
+
+
+def _ports(pod: dict[str, Any]) -> set[int]:
+    return {p.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
+            for p in c.get("ports") or []}
 
 
 def _ready(pod: dict[str, Any]) -> bool:
