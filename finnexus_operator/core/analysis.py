@@ -127,7 +127,10 @@ def evaluate_round(
     status = AnalysisStatus(
         round=round_no, passed=passed, checks=spec.checks, metrics=metrics, last_round_time=now
     )
-    done = breach is None and passed >= spec.checks
+    # Promotion happens only on a round that itself passed: once enough rounds passed while
+    # paused, a later round with NoData/Error must not be the one that promotes (DESIGN §2
+    # "missing data never promotes").
+    done = breach is None and verdict is Verdict.PASS and passed >= spec.checks
     return RoundOutcome(status, verdict, "; ".join(texts), breach, done)
 
 

@@ -254,7 +254,9 @@ class _Pass:
             self.idle()
         elif self.st.phase is Phase.ROLLING_BACK:
             self.rolling_back()
-        elif self.st.candidate_revision != self.rev and not self.st.candidate_undo:
+        elif (self.st.candidate_revision != self.rev and not self.st.candidate_undo) or (
+            self.st.candidate_revision is None  # a hand-edited status: start over, never raise
+        ):
             self.supersede()
         else:
             self.progress()
@@ -285,7 +287,11 @@ class _Pass:
             self.enter(phase or Phase.PENDING, f"paused: revision {rev} waits for "
                        "spec.paused=false", Reason.PAUSED)
         elif self.st.active_color is None:
-            self.start_candidate(BLUE)
+            # No active colour on record. If the Service already routes somewhere (a first
+            # switch whose status write was lost), build the candidate beside that colour
+            # rather than replacing the template under live traffic.
+            live = self.obs.active_service_color
+            self.start_candidate(other(live) if live in (BLUE, GREEN) else BLUE)
         else:
             self.start_candidate(other(self.st.active_color))
 
@@ -380,7 +386,7 @@ class _Pass:
         first = self.st.stable_revision is None
         # paused freezes the first revision's switch too (DESIGN §2: "freezes progress");
         # an undo is an explicit request and, like abort, is not held back by paused.
-        if self.st.candidate_undo or first:
+        if self.st.candidate_undo or (first and not self.spec.paused):
             self.switch()
         elif not first and not self.spec.promotion.auto:
             self.enter(Phase.AWAITING_PROMOTION, f"{self.st.candidate_revision} is healthy on "
@@ -499,16 +505,20 @@ class _Pass:
             acts.append(EnsureDeployment(stable, self.rev, spec.template, spec.replicas))
         elif stable is not None and stable in deps:
             acts.append(ScaleDeployment(stable, spec.replicas))
-        # Traffic is routed before the candidate is touched: after a supersede that follows
-        # the switch, production traffic must leave the candidate colour before its
-        # Deployment gets the new, unverified template (DESIGN §2 "traffic first returns").
-        if active is not None:
+        # Traffic away from the candidate is routed before the candidate is touched: after a
+        # supersede that follows the switch, production traffic must leave the candidate
+        # colour before its Deployment gets the new, unverified template (DESIGN §2 "traffic
+        # first returns"). Traffic *to* the candidate is routed after it is ensured.
+        route_first = active is not None and active != cand
+        if active is not None and route_first:
             acts.append(RouteTraffic(active))
         if cand is not None and not rolling_back:
             if st.candidate_undo:
                 acts.append(ScaleDeployment(cand, spec.replicas))
             else:
                 acts.append(EnsureDeployment(cand, self.rev, spec.template, spec.replicas))
+        if active is not None and not route_first:
+            acts.append(RouteTraffic(active))
         preview = cand if cand is not None and not rolling_back else active
         if preview is not None:
             acts.append(RoutePreview(preview))
@@ -519,6 +529,10 @@ class _Pass:
         sd = st.scale_down
         if sd is not None:
             keep.add(sd.color)
+        if active is None and self.obs.active_service_color is not None:
+            # Without an active colour this pass routes nothing, so the colour the Service
+            # still selects (a lost status write) keeps serving: never scale it to zero.
+            keep.add(self.obs.active_service_color)
         for color in (BLUE, GREEN):
             if color not in keep and color in deps:
                 acts.append(ScaleDeployment(color, 0))

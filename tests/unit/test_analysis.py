@@ -206,7 +206,7 @@ def test_non_finite_values_are_not_stored() -> None:
     s = spec({"name": "m", "query": "q", "min": 0}, checks=5)
     out = an.evaluate_round(s, None, [MetricSample("m", v(math.inf))], NOW)
     assert out.status.metrics[0].value is None and out.status.metrics[0].verdict == "Pass"
-    assert "m 0 <= +Inf" == out.summary
+    assert out.summary == "m 0 <= +Inf"
 
 
 def test_detail_is_kept() -> None:
@@ -234,3 +234,19 @@ def test_query_result_invariants() -> None:
         QueryResult(Outcome.ERROR, 1.0)
     assert str(QueryResult.value_of(0.5)) == "0.5"
     assert str(QueryResult.error("boom")) == "Error: boom"
+
+
+def test_a_breach_never_promotes_even_with_enough_passing_rounds() -> None:
+    out = an.evaluate_round(spec(checks=3), AnalysisStatus(round=5, passed=3, checks=3),
+                            [MetricSample("error-rate", v(0.5))], NOW)
+    assert out.breach is not None and not out.done
+
+
+@pytest.mark.parametrize(("last", "done"), [(v(0.0), True), (ND, False), (ERR, False)])
+def test_a_round_with_missing_data_never_promotes_even_past_checks(
+    last: QueryResult, done: bool
+) -> None:
+    """Enough rounds passed earlier (e.g. while paused): only a passing round promotes."""
+    out = an.evaluate_round(spec(checks=3), AnalysisStatus(round=5, passed=5, checks=3),
+                            [MetricSample("error-rate", last)], NOW)
+    assert out.breach is None and out.done is done

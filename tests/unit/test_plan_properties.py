@@ -11,6 +11,7 @@ checked against the safety properties; after every pass the plan is checked for 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,7 +30,7 @@ from finnexus_operator.models.status import FinNexusDeploymentStatus
 from tests.unit.planlib import METRICS, T0, V1, V2, V3, Cluster, analysis, make_spec
 
 TEMPLATES = (V1, V2, V3)
-SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 
 # -- strategies -------------------------------------------------------------------------------
 specs = st.fixed_dictionaries({
@@ -40,13 +41,14 @@ specs = st.fixed_dictionaries({
     "scale_down_delay": st.sampled_from([0, 3, 30]),
     "deadline": st.sampled_from([4, 15, 600]),
     "ingress": st.booleans(),
-    "analysis": st.none() | st.fixed_dictionaries({
+    "analysis": st.sampled_from([None, 1, 1, 1]).flatmap(lambda a: st.none() if a is None else
+                                                        st.fixed_dictionaries({
         "checks": st.integers(1, 4),
         "failureLimit": st.integers(0, 2),
         "noDataLimit": st.integers(0, 2),
         "errorLimit": st.integers(0, 2),
         "intervalSeconds": st.sampled_from([1, 2]),
-    }),
+    })),
 })
 
 MEASURE = st.sampled_from(["pass", "pass", "pass", "fail", "nan", "empty", "error", "missing"])
@@ -129,13 +131,15 @@ class World:
         self.check_traffic()
 
     def check_traffic(self) -> None:
-        """(a) production traffic only on a colour whose revision passed the health checks."""
+        """(a) production traffic only on a colour whose revision passed the health checks
+        (and which is not scaled to zero under it)."""
         deps = self.cluster.deployments
         for routed in (self.cluster.service, self.cluster.ingress):
             if routed is None:
                 continue
             state = deps.get(routed)
             assert state is not None, f"traffic on {routed}, which has no Deployment"
+            assert state.replicas >= 1, f"traffic on {routed}, which is scaled to zero"
             assert (routed, state.revision) in self.verified, (
                 f"traffic on {routed} ({state.revision}) which never passed "
                 f"{self.params['success']} consecutive health rounds; verified={self.verified}")
@@ -148,7 +152,18 @@ def evolve_pods(cluster: Cluster, ready: str) -> None:
         cluster.pods_ready(count=1)
 
 
-def run(params: dict[str, Any], history: list[Step]) -> None:  # noqa: C901 - one story
+PERFECT = Step(template=None, pause=False, invalid=False, ready="all", health=True,
+               measures=("pass", "pass"), request=None, advance=1.0, lost_status=False,
+               partial=None)
+
+
+def warm(params: dict[str, Any], history: list[Step]) -> list[Step]:
+    """V1 promoted first (perfect steps), then V2 applied: the history starts mid-rollout."""
+    settle = [PERFECT] * (params["success"] + 2)
+    return [*settle, dataclasses.replace(PERFECT, template=1), *history]
+
+
+def run(params: dict[str, Any], history: list[Step]) -> None:
     w = World(params)
     now = T0
     replicas = params["replicas"]
@@ -176,7 +191,7 @@ def run(params: dict[str, Any], history: list[Step]) -> None:  # noqa: C901 - on
             for kind, m in zip(step.measures, METRICS, strict=True):
                 r = result_of(kind, m)
                 if r is not None:
-                    metrics.append(MetricSample(m["name"], r))
+                    metrics.append(MetricSample(str(m["name"]), r))
             all_pass = all(k == "pass" for k in step.measures)
         obs = w.cluster.observe(health, metrics)
 
@@ -201,15 +216,20 @@ def run(params: dict[str, Any], history: list[Step]) -> None:  # noqa: C901 - on
             has_clear = any(type(a).__name__ == "ClearRequest" for a in p.actions)
             assert has_clear == (obs.request is not None)
 
-        # the simulator's own health bookkeeping (what it actually fed to plan())
+        # the simulator's own health bookkeeping (what it fed to plan()). The round counts for
+        # this pass's decisions; but when the status write is lost, later passes cannot know
+        # the round happened, so the streak goes back to what it was (a lost failure is
+        # forgotten exactly as a lost success is).
         if health is not None:
             cand = status.candidate_color
             assert cand is not None
             key = (cand, w.cluster.deployments[cand].revision)
             assert key[1] == status.candidate_revision
-            w.streak[key] = w.streak.get(key, 0) + 1 if health.ok else 0
-            if w.streak[key] >= params["success"]:
+            streak = w.streak.get(key, 0) + 1 if health.ok else 0
+            if streak >= params["success"]:
                 w.verified.add(key)
+            if not step.lost_status:
+                w.streak[key] = streak
 
         # (e) missing data never promotes
         akey = (status.candidate_color, status.candidate_revision, status.candidate_since)
@@ -278,17 +298,17 @@ def test_random_histories_keep_every_safety_property(
 # (Analyzing, promotion, scale-down, undo) far more often.
 calm_steps = st.builds(
     Step,
-    template=st.sampled_from([None] * 8 + [0, 1, 2]),
-    pause=st.sampled_from([False] * 15 + [True]),
+    template=st.sampled_from([None] * 14 + [0, 1, 2]),
+    pause=st.sampled_from([False] * 20 + [True]),
     invalid=st.just(False),
     ready=st.sampled_from(["all"] * 6 + ["none", "one"]),
-    health=st.sampled_from([True] * 6 + [False]),
+    health=st.sampled_from([True] * 8 + [False]),
     measures=st.tuples(st.sampled_from(["pass"] * 8 + ["fail", "nan", "error"]),
                        st.sampled_from(["pass"] * 8 + ["empty", "missing"])),
-    request=st.sampled_from([None] * 20 + ["promote", "abort", "retry", "undo"]),
-    advance=st.sampled_from([1.0, 1.0, 2.0, 4.0]),
-    lost_status=st.just(False),
-    partial=st.just(None),
+    request=st.sampled_from([None] * 50 + ["promote", "abort", "retry", "undo"]),
+    advance=st.sampled_from([1.0, 1.0, 2.0, 4.0, 10.0]),
+    lost_status=st.sampled_from([False] * 20 + [True]),
+    partial=st.sampled_from([None] * 20 + [1, 2, 3]),
 )
 
 
@@ -297,7 +317,15 @@ calm_steps = st.builds(
 def test_calm_histories_keep_every_safety_property(
     params: dict[str, Any], history: list[Step]
 ) -> None:
-    run(params, history)
+    run(params, warm(params, history))
+
+
+@given(specs, st.lists(steps, min_size=1, max_size=30))
+@SETTINGS
+def test_random_histories_mid_rollout_keep_every_safety_property(
+    params: dict[str, Any], history: list[Step]
+) -> None:
+    run(params, warm(params, history))
 
 
 # -- (d) garbage in: plan() and due() never raise ------------------------------------------------
@@ -411,7 +439,7 @@ def test_repeating_a_pass_without_new_observations_is_stable(
     rollback confirmation or an expired scale-down legitimately makes."""
     w = World(params)
     now = T0
-    for step in history:
+    for step in warm(params, history):
         if step.template is not None:
             w.template = step.template
         raw = w.spec()
@@ -426,3 +454,23 @@ def test_repeating_a_pass_without_new_observations_is_stable(
             assert q.status.model_dump(exclude={"conditions"}) == p.status.model_dump(
                 exclude={"conditions"})
         now += timedelta(seconds=step.advance)
+
+
+# -- focused: a new template at a random point of the Prometheus gate -------------------------
+gated_specs = specs.map(lambda p: {**p, "auto": True, "analysis": p["analysis"] or {
+    "checks": 3, "failureLimit": 0, "noDataLimit": 1, "errorLimit": 1, "intervalSeconds": 1}})
+
+
+@given(gated_specs, st.integers(0, 6), st.sampled_from([0, 2]), st.booleans(),
+       st.lists(calm_steps, max_size=15))
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+def test_superseding_during_analysis_never_exposes_unverified_pods(
+    params: dict[str, Any], rounds: int, new: int, crash: bool, tail: list[Step]
+) -> None:
+    """V2 is switched to and measured for a few rounds, then the template changes: traffic
+    must leave the candidate colour before its Deployment gets the new template, also when
+    the pass is cut short after any action or its status write is lost."""
+    middle = [PERFECT] * (params["success"] + 1 + rounds)
+    change = dataclasses.replace(PERFECT, template=new, lost_status=crash,
+                                 partial=None if not crash else 3)
+    run(params, warm(params, [*middle, change, *tail]))

@@ -285,9 +285,9 @@ def test_switch_pass_routes_traffic_and_preview_to_candidate_and_keeps_stable() 
     sim = reach("verifying", analysis_spec=analysis())
     p = sim.step()
     assert p.status.phase is Phase.ANALYZING
+    # the candidate is ensured before traffic is routed to it
     assert kinds(p.actions) == ["Services", "Scale:blue:2", f"Ensure:green:{R2}:2",
-                                "Route:green", "Preview:green"] or kinds(p.actions) == [
-        "Services", "Scale:blue:2", "Route:green", f"Ensure:green:{R2}:2", "Preview:green"]
+                                "Route:green", "Preview:green"]
     assert p.status.active_color == GREEN and p.status.switched_at is not None
     assert p.status.message == "round 0/3: traffic on green, first measurement in 1s"
 
@@ -527,6 +527,22 @@ def test_new_template_after_switch_returns_traffic_to_stable_first() -> None:
     assert any("traffic returned to the stable colour first" in e.message for e in p.events)
 
 
+def test_lost_status_after_first_switch_never_replaces_or_scales_down_the_live_colour() -> None:
+    sim = Sim(make_spec(V1))
+    sim.run_until(Phase.VERIFYING)
+    sim.step(store=False)  # the switch pass: the Service now selects blue, the status is lost
+    assert sim.cluster.service == BLUE and sim.status.phase is Phase.VERIFYING
+    sim.set_template(V2)
+    p = sim.step()
+    assert (p.status.candidate_color, p.status.candidate_revision) == (GREEN, R2)
+    acts = kinds(p.actions)
+    assert not any(a.startswith(("Ensure:blue", "Scale:blue")) for a in acts), acts
+    p = sim.run_until(Phase.STABLE)
+    acts = kinds(p.actions)
+    assert p.status.active_color == GREEN
+    assert idx(acts, "Route:green") < idx(acts, "Scale:blue:0")
+
+
 def test_new_template_equal_to_stable_cancels_the_rollout() -> None:
     sim = reach("analyzing")
     sim.set_template(V1)
@@ -562,6 +578,28 @@ def test_paused_healthy_candidate_is_not_switched(first: bool) -> None:
     sim.set(paused=False)
     p = sim.step()
     assert p.status.phase is Phase.STABLE
+
+
+@pytest.mark.parametrize("unpaused_round", ["N", "E"])
+def test_unpausing_after_enough_passing_rounds_does_not_promote_on_missing_data(
+    unpaused_round: str
+) -> None:
+    sim = reach("analyzing", analysis_spec=analysis(noDataLimit=3, errorLimit=3))
+    sim.set(paused=True)
+    for _ in range(4):
+        sim.step(metrics=good())
+    sim.set(paused=False)
+    p = sim.step(metrics=NODATA if unpaused_round == "N" else ERROR)
+    assert p.status.phase is Phase.ANALYZING
+    assert sim.step(metrics=good()).status.phase is Phase.STABLE
+
+
+def test_candidate_without_revision_in_status_is_started_over() -> None:
+    sim = reach("verifying")
+    sim.status = sim.status.model_copy(update={"candidate_revision": None,
+                                               "candidate_undo": True})
+    p = sim.step()
+    assert p.status.candidate_revision == R2 and p.status.phase is Phase.DEPLOYING
 
 
 def test_paused_analysis_does_not_promote_but_unpause_does() -> None:
