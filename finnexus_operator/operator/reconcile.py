@@ -116,11 +116,13 @@ class Reconciler:
         decided_at = time.time()
         result = plan(raw_spec, status, observed, self.clock())
         owner = {"name": name, "namespace": namespace, "uid": uid}
+        # The decision is recorded before it is acted on: a crash between the two leaves a
+        # status whose actions the next pass derives again (a rollback is never forgotten).
+        rv = await self._write_status(body, status, result.status)
         try:
             await self._apply(result, store, owner, spec, decided_at)
         except errors.OwnershipError as exc:
-            return await self._report_ownership(body, status, str(exc))
-        rv = await self._write_status(body, status, result.status)
+            return await self._report_ownership(body, result.status, str(exc))
         await self._post_events(body, result)
         opmetrics.set_phase(namespace, name, result.status.phase)
         self._count_results(namespace, name, status, result.status)

@@ -197,3 +197,36 @@ def test_hanging_health_endpoint_never_blocks_another_resource(
         st = cluster.wait_phase("Failed", name="slow", timeout=20)
         assert "timeout after 1s" in st["message"]
         assert fast_took < 8, fast_took
+
+
+def test_a_foreign_object_with_our_name_is_reported_never_taken_over(cluster: Cluster) -> None:
+    foreign = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "web-blue", "namespace": "default"},
+               "spec": {"selector": {"app": "someone-else"}, "ports": [{"port": 80}]}}
+    cluster.api.create("/api/v1/namespaces/default/services", foreign)
+    cluster.create(resource())
+    wait_until(lambda: "not owned" in cluster.status().get("message", ""), timeout=10,
+               message="ownership conflict reported")
+    svc = cluster.get("v1", "services", "web-blue")
+    assert svc is not None and svc["spec"]["selector"] == {"app": "someone-else"}
+    assert not cluster.requests("PATCH", "/services/web-blue")
+    assert any(e["reason"] == "OwnershipConflict" and e["type"] == "Warning"
+               for e in cluster.events())
+    assert cluster.get("networking.k8s.io/v1", "ingresses", "web") is None
+
+
+def test_steady_state_writes_nothing(cluster: Cluster) -> None:
+    cluster.create(resource(promotion={"scaleDownDelaySeconds": 0}))
+    cluster.wait_phase("Stable")
+    time.sleep(1.0)
+    before = [r for r in cluster.api.requests.all() if r[0] in ("PATCH", "POST", "PUT")]
+    cluster.request("bogus")  # an event: the operator runs a pass (and clears the request)
+    wait_until(lambda: "finnexus.ai/request" not in (
+        cluster.cr()["metadata"].get("annotations") or {}), message="request cleared")
+    time.sleep(1.0)
+    after = [r for r in cluster.api.requests.all() if r[0] in ("PATCH", "POST", "PUT")]
+    new = [r[1] for r in after[len(before):]]
+    # Only: the test's annotation, the operator removing it, and the Warning Event about it.
+    assert sorted(p.rsplit("/", 1)[-1] if "events" not in p else "events" for p in new) == [
+        "events", "web", "web"], new
+    assert any(e["reason"] == "RequestIgnored" for e in cluster.events())
