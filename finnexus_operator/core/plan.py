@@ -448,6 +448,8 @@ class _Pass:
         phase, cand_rev = self.st.phase, self.st.candidate_revision
         if self.st.candidate_color is None or cand_rev != self.rev:
             return "no rollout in progress"
+        if self.spec.paused:  # paused freezes progress, requested or not
+            return "the rollout is paused; set spec.paused to false first"
         if phase is Phase.AWAITING_PROMOTION:
             self.switch()
             return ""

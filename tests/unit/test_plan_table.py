@@ -7,16 +7,17 @@ fields, the Events.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from finnexus_operator.core.actions import ClearRequest, EnsureDeployment, RouteTraffic
 from finnexus_operator.core.measurement import QueryResult
-from finnexus_operator.core.observed import DeploymentState, HealthRound
+from finnexus_operator.core.observed import DeploymentState, HealthRound, Observed
 from finnexus_operator.core.phases import Phase
 from finnexus_operator.core.plan import HISTORY_LIMIT, due, plan
+from finnexus_operator.core.revision import revision_of
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 from tests.unit.planlib import (
     BLUE,
@@ -881,3 +882,21 @@ def test_health_round_is_ignored_outside_deploying_and_verifying() -> None:
     obs = sim.cluster.observe(HealthRound(False, 2, "boom"), good())
     p = plan(sim.spec, sim.status, obs, sim.now)
     assert p.status.phase is Phase.ANALYZING
+
+
+def test_promote_request_is_refused_while_paused() -> None:
+    """paused freezes progress: a promote request does not switch, and says why."""
+    tmpl = {"spec": {"containers": [{"name": "a", "image": "v2",
+                                     "ports": [{"name": "http", "containerPort": 80}]}]}}
+    rev = revision_of(tmpl)
+    status = FinNexusDeploymentStatus(
+        phase="AwaitingPromotion", active_color="blue", stable_revision="old",
+        candidate_color="green", candidate_revision=rev, candidate_since=None)
+    observed = Observed(request="promote", deployments={
+        "blue": DeploymentState("old", 1, 1), "green": DeploymentState(rev, 1, 1)},
+        active_service_color="blue")
+    result = plan({"template": tmpl, "paused": True, "promotion": {"auto": False}}, status,
+                  observed, datetime(2026, 1, 1, tzinfo=UTC))
+    assert result.status.phase == "AwaitingPromotion" and result.status.active_color == "blue"
+    assert any(e.reason == "RequestIgnored" and "paused" in e.message for e in result.events)
+    assert isinstance(result.actions[-1], ClearRequest)
