@@ -41,7 +41,6 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check finnexus_operator tests bench scripts
-	$(VENV)/bin/ruff format --check finnexus_operator tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
