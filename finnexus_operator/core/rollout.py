@@ -1,0 +1,175 @@
+"""The working state of one plan() pass and the transitions every rule shares.
+
+:class:`Rollout` is mutable but never escapes ``plan()``: it holds the spec, a copy of the
+status being decided, the observation, the clock value and the Events decided so far. The
+transitions (start a candidate, switch, promote, reject) keep the status bookkeeping
+consistent; the ladder (``plan.py``), the requests (``requests.py``) and the output
+(``output.py``) are built on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from finnexus_operator.constants import BLUE, GREEN
+from finnexus_operator.core.clock import iso, seconds_since
+from finnexus_operator.core.observed import Observed
+from finnexus_operator.core.phases import Phase, Reason, Result
+from finnexus_operator.models.spec import FinNexusDeploymentSpec
+from finnexus_operator.models.status import (
+    AnalysisStatus,
+    FinNexusDeploymentStatus,
+    HealthStatus,
+    HistoryEntry,
+    ScaleDown,
+)
+
+__all__ = ["HISTORY_LIMIT", "Event", "Rollout", "other"]
+
+HISTORY_LIMIT = 10
+
+
+def other(color: str) -> str:
+    """The other colour."""
+    return GREEN if color == BLUE else BLUE
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to record on the resource."""
+
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Rollout:
+    """Mutable working state of one plan() call (never escapes it)."""
+
+    spec: FinNexusDeploymentSpec
+    st: FinNexusDeploymentStatus
+    obs: Observed
+    now: datetime
+    rev: str
+    events: list[Event] = field(default_factory=list)
+    clear_request: str | None = None
+
+    # -- small helpers -------------------------------------------------------------------
+    @property
+    def stable_color(self) -> str | None:
+        """The colour holding the stable revision (the one traffic can return to)."""
+        if self.st.stable_revision is None:
+            return None
+        if self.st.candidate_color is not None:
+            return other(self.st.candidate_color)
+        return self.st.active_color
+
+    def event(self, reason: Reason, message: str, *, warning: bool = False) -> None:
+        self.events.append(Event("Warning" if warning else "Normal", reason.value, message))
+
+    def enter(self, phase: Phase, message: str, reason: Reason, *, warning: bool = False) -> None:
+        changed = self.st.phase is not phase
+        self.st.phase = phase
+        self.st.message = message
+        if changed:
+            self.event(reason, f"{phase.value}: {message}", warning=warning)
+
+    def elapsed(self, stamp: str | None) -> float:
+        seconds = seconds_since(stamp, self.now)
+        return 0.0 if seconds is None else seconds
+
+    def candidate_state_ready(self) -> tuple[bool, str]:
+        cand, want = self.st.candidate_color, self.spec.replicas
+        state = self.obs.deployments.get(cand) if cand else None
+        if state is None or state.revision != self.st.candidate_revision:
+            return False, f"0/{want} pods Ready"
+        return state.ready >= want, f"{min(state.ready, want)}/{want} pods Ready"
+
+    def record(self, result: Result, reason: str) -> None:
+        entry = HistoryEntry(
+            revision=self.st.candidate_revision or self.rev,
+            color=self.st.candidate_color or "",
+            result=result.value,
+            reason=reason,
+            started_at=self.st.candidate_since,
+            finished_at=iso(self.now),
+        )
+        self.st.history = [*self.st.history, entry][-HISTORY_LIMIT:]
+
+    # -- transitions ---------------------------------------------------------------------
+    def start_candidate(self, color: str) -> None:
+        self.st.candidate_color = color
+        self.st.candidate_revision = self.rev
+        self.st.candidate_since = iso(self.now)
+        self.st.candidate_undo = False
+        self.st.health_check = HealthStatus()
+        self.st.analysis = None
+        self.st.switched_at = None
+        if self.st.scale_down is not None and self.st.scale_down.color == color:
+            self.st.scale_down = None  # the colour is reused for the candidate
+        first = self.st.stable_revision is None
+        what = "first revision" if first else f"new revision (stable {self.st.stable_revision})"
+        self.event(Reason.NEW_REVISION, f"deploying {what} {self.rev} as {color}")
+        self.enter(Phase.DEPLOYING, f"deploying {self.rev} as {color}: 0/"
+                   f"{self.spec.replicas} pods Ready", Reason.DEPLOYING)
+
+    def clear_candidate(self) -> None:
+        self.st.candidate_color = None
+        self.st.candidate_revision = None
+        self.st.candidate_since = None
+        self.st.candidate_undo = False
+        self.st.switched_at = None
+        self.st.health_check = HealthStatus()
+
+    def switch(self) -> None:
+        cand = self.st.candidate_color
+        assert cand is not None
+        self.st.active_color = cand
+        self.st.switched_at = iso(self.now)
+        self.event(Reason.SWITCHED, f"traffic switched to {cand} ({self.st.candidate_revision})")
+        first = self.st.stable_revision is None
+        if self.spec.analysis is None or first or self.st.candidate_undo:
+            self.promote("switched" if not self.st.candidate_undo else "undo")
+            return
+        self.st.analysis = AnalysisStatus(checks=self.spec.analysis.checks)
+        self.enter(Phase.ANALYZING, f"round 0/{self.spec.analysis.checks}: traffic on {cand}, "
+                   f"first measurement in {self.spec.analysis.interval_seconds}s",
+                   Reason.ANALYSIS_STARTED)
+
+    def promote(self, why: str) -> None:
+        cand, cand_rev = self.st.candidate_color, self.st.candidate_revision
+        assert cand is not None and cand_rev is not None
+        old_color, old_rev = self.stable_color, self.st.stable_revision
+        undo = self.st.candidate_undo
+        self.record(Result.PROMOTED, why)
+        self.st.active_color = cand
+        self.st.stable_revision = cand_rev
+        self.st.previous_stable_revision = old_rev
+        if old_color is not None and old_color != cand:
+            after = self.now + timedelta(seconds=self.spec.promotion.scale_down_delay_seconds)
+            self.st.scale_down = ScaleDown(color=old_color, after=iso(after))
+        if undo and self.rev != cand_rev:
+            self.st.rejected_revision = self.rev
+        self.clear_candidate()
+        message = f"{cand_rev} promoted on {cand} ({why})"
+        if undo:
+            message = f"undone to {cand_rev} on {cand}; {self.rev} will not be retried"
+        self.enter(Phase.STABLE, message, Reason.PROMOTED)
+
+    def reject(self, reason: str, result: Result = Result.ROLLED_BACK) -> None:
+        cand_rev = self.st.candidate_revision
+        self.st.rejected_revision = cand_rev
+        if self.stable_color is None:
+            self.record(Result.FAILED, reason)
+            color = self.st.candidate_color
+            self.clear_candidate()
+            self.st.active_color = None
+            self.enter(Phase.FAILED, f"{cand_rev} on {color} rejected: {reason}; no stable "
+                       "revision to return to", Reason.FAILED, warning=True)
+            return
+        self.record(result, reason)
+        self.st.active_color = self.stable_color
+        self.enter(Phase.ROLLING_BACK, f"rolling back {cand_rev}: {reason}",
+                   Reason.ROLLING_BACK, warning=True)
