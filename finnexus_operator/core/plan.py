@@ -284,7 +284,6 @@ def plan(
         # Valid again: Invalid overwrote the phase, so recover the one the bookkeeping implies
         # (a rollback in progress must not restart the rejected candidate as Deploying).
         st.phase = _resume_phase(st)
-        st.invalid_spec_hash = None
     work.run()
     work.conditions()
     st.observed_generation = observed.generation

@@ -30,82 +30,124 @@ class _Model(BaseModel):
 class HealthStatus(_Model):
     """Health checks of the current candidate."""
 
-    consecutive_successes: int = 0
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    last_probe_time: str | None = None
+    consecutive_successes: int = Field(
+        0, description="Consecutive rounds in which every candidate pod answered 2xx.",
+    )
+    consecutive_failures: int = Field(0, description="Consecutive failed health-check rounds.")
+    last_error: str | None = Field(
+        None, description="The last health-check failure (pod, address, reason).",
+    )
+    last_probe_time: str | None = Field(None, description="When the last health-check round ran.")
 
 
 class MetricStatus(_Model):
     """The last measurement of one metric and its counters."""
 
-    name: str
-    value: float | None = None
-    verdict: str | None = None
-    detail: str | None = None
-    failures: int = 0
-    no_data: int = 0
-    errors: int = 0
+    name: str = Field(description="The metric (spec.analysis.metrics[].name).")
+    value: float | None = Field(
+        None, description="The last measured value (absent for NoData/Error).",
+    )
+    verdict: str | None = Field(None, description="Pass, Fail, NoData or Error.")
+    detail: str | None = Field(
+        None, description="Why the measurement was NoData or Error (Prometheus's own message).",
+    )
+    failures: int = Field(0, description="Failed measurements so far (compared with failureLimit).")
+    no_data: int = Field(0, description="Consecutive NoData results (compared with noDataLimit).")
+    errors: int = Field(0, description="Consecutive Error results (compared with errorLimit).")
 
 
 class AnalysisStatus(_Model):
     """Progress of the Prometheus gate."""
 
-    round: int = 0
-    passed: int = 0
-    checks: int = 0
-    metrics: list[MetricStatus] = Field(default_factory=list)
-    last_round_time: str | None = None
+    round: int = Field(0, description="Measurement rounds taken since the switch.")
+    passed: int = Field(
+        0, description="Rounds in which every metric passed (promotion needs checks of them).",
+    )
+    checks: int = Field(0, description="Passing rounds needed (spec.analysis.checks).")
+    metrics: list[MetricStatus] = Field(
+        default_factory=list, description="The last measurement of each metric.",
+    )
+    last_round_time: str | None = Field(None, description="When the last round was measured.")
 
 
 class ConditionStatus(_Model):
     """A metav1.Condition."""
 
-    type: str
-    status: str
-    reason: str
-    message: str = ""
-    last_transition_time: str
-    observed_generation: int | None = None
+    type: str = Field(description="Available, Progressing or Degraded.")
+    status: str = Field(description="True, False or Unknown.")
+    reason: str = Field(description="A CamelCase reason.")
+    message: str = Field("", description="Human-readable detail.")
+    last_transition_time: str = Field(description="When status last changed.")
+    observed_generation: int | None = Field(
+        None, description="The generation the condition was computed for.",
+    )
 
 
 class HistoryEntry(_Model):
     """How one revision's rollout ended."""
 
-    revision: str
-    color: str
-    result: str
-    reason: str = ""
-    started_at: str | None = None
-    finished_at: str | None = None
+    revision: str = Field(
+        description="The revision (first 10 hex digits of sha256 of the template).",
+    )
+    color: str = Field(description="The colour it ran as.")
+    result: str = Field(description="Promoted, RolledBack, Superseded or Failed.")
+    reason: str = Field("", description="Why it ended so.")
+    started_at: str | None = Field(None, description="When its rollout started.")
+    finished_at: str | None = Field(None, description="When its rollout ended.")
 
 
 class ScaleDown(_Model):
     """A colour to scale to zero once ``after`` has passed."""
 
-    color: str
-    after: str
+    color: str = Field(description="The colour to scale to 0.")
+    after: str = Field(description="Not before this time.")
 
 
 class FinNexusDeploymentStatus(_Model):
     """Observed state of a FinNexusDeployment, written only through the status subresource."""
 
-    observed_generation: int | None = None
-    phase: Phase | None = None
-    message: str = ""
-    active_color: str | None = None
-    stable_revision: str | None = None
-    candidate_color: str | None = None
-    candidate_revision: str | None = None
-    rejected_revision: str | None = None
-    health_check: HealthStatus = Field(default_factory=HealthStatus)
-    analysis: AnalysisStatus | None = None
-    conditions: list[ConditionStatus] = Field(default_factory=list)
-    history: list[HistoryEntry] = Field(default_factory=list)
+    observed_generation: int | None = Field(
+        None, description="The metadata.generation this status reflects.",
+    )
+    phase: Phase | None = Field(
+        None, description="Where the rollout stands: Pending, Deploying, Verifying, "
+        "AwaitingPromotion, Analyzing, Stable, RollingBack, RolledBack, Failed or Invalid.",
+    )
+    message: str = Field("", description="What is happening now, or why the last rollout ended.")
+    active_color: str | None = Field(None, description="The colour with production traffic.")
+    stable_revision: str | None = Field(None, description="The last promoted revision.")
+    candidate_color: str | None = Field(
+        None, description="The colour of the revision being rolled out.",
+    )
+    candidate_revision: str | None = Field(None, description="The revision being rolled out.")
+    rejected_revision: str | None = Field(
+        None, description="The last revision rolled back; not retried until the "
+        "template changes or a retry request.",
+    )
+    health_check: HealthStatus = Field(
+        default_factory=HealthStatus, description="Health checks of the current candidate.",
+    )
+    analysis: AnalysisStatus | None = Field(None, description="Progress of the Prometheus gate.")
+    conditions: list[ConditionStatus] = Field(
+        default_factory=list, description="Available, Progressing and Degraded (metav1.Condition).",
+    )
+    history: list[HistoryEntry] = Field(
+        default_factory=list, description="The last 10 rollouts and how they ended.",
+    )
     # Bookkeeping (not part of the DESIGN contract, documented in the README):
-    candidate_since: str | None = None
-    candidate_undo: bool = False
-    switched_at: str | None = None
-    previous_stable_revision: str | None = None
-    scale_down: ScaleDown | None = None
-    invalid_spec_hash: str | None = None
+    candidate_since: str | None = Field(
+        None, description="Bookkeeping: when the current candidate's rollout "
+        "started (progressDeadlineSeconds).",
+    )
+    candidate_undo: bool = Field(
+        False, description="Bookkeeping: the candidate is an undo to the previous stable revision.",
+    )
+    switched_at: str | None = Field(
+        None, description="Bookkeeping: when traffic switched to the candidate.",
+    )
+    previous_stable_revision: str | None = Field(
+        None, description="Bookkeeping: the stable revision before the current one (undo target).",
+    )
+    scale_down: ScaleDown | None = Field(
+        None, description="Bookkeeping: a colour waiting for its scale-down delay.",
+    )
