@@ -1,0 +1,301 @@
+"""The story itself: apply each release in turn, check what happened, report and summarise.
+
+`Story.run` applies v1..v4 to the emulated API, waits (through the `Monitor`) for the operator
+to decide each one, and records an `Outcome` per expected result: v1 Stable, v2 rolled back on
+its error rate, v3 promoted and the old colour scaled to zero after the delay, v4 rejected by
+its health checks with traffic never moving, and production traffic always on a full colour.
+`Story.summary` prints ``status.history`` and the requests each release served;
+`Story.report` prints the expected outcomes and says whether all of them were observed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from finnexus_operator import constants as c
+from finnexus_operator.demo.apiserver import ApiServer, path_for
+from finnexus_operator.demo.apps import behaviour_of
+from finnexus_operator.demo.monitor import Monitor, RouteWatch, Timeline, ingress_color
+from finnexus_operator.demo.prometheus import PrometheusProcess
+from finnexus_operator.demo.releases import NAME, NAMESPACE, RELEASES, DemoSettings, Obj, Release
+from finnexus_operator.demo.traffic import Traffic
+
+__all__ = ["EXPECTED_OUTCOMES", "Outcome", "Story"]
+
+EXPECTED_OUTCOMES = 8  # the expect() calls of Story.run
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One expected outcome and whether it was observed."""
+
+    release: str
+    what: str
+    ok: bool = False
+    detail: str = ""
+
+
+class Story:
+    """The four releases, the checks and the summary."""
+
+    def __init__(
+        self,
+        settings: DemoSettings,
+        api: ApiServer,
+        monitor: Monitor,
+        traffic: Traffic,
+        ingress: RouteWatch,
+        service: RouteWatch,
+        prometheus: PrometheusProcess,
+        clock: Timeline,
+    ) -> None:
+        self.s, self.api, self.m, self.traffic = settings, api, monitor, traffic
+        self.ingress, self.service = ingress, service
+        self.prometheus, self.clock = prometheus, clock
+        self.outcomes: list[Outcome] = []
+        self.cr_path = path_for(c.API_VERSION, c.PLURAL, NAMESPACE, NAME)
+
+    def expect(self, label: str, what: str, ok: bool, detail: str = "") -> bool:
+        self.outcomes.append(Outcome(label, what, ok, detail))
+        mark = "ok " if ok else "MISSING"
+        self.clock.say("check", f"[{mark}] {label}: {what}" + (f" ({detail})" if detail else ""))
+        return ok
+
+    def apply(self, release: Release) -> None:
+        self.clock.banner(
+            f"{release.label}: image demo/{NAME}:{release.label}, "
+            f"{behaviour_of(release.template()).describe()}; revision "
+            f"{release.revision}; expected: {release.expectation}"
+        )
+        if self.api.get(self.cr_path) is None:
+            body = {
+                "apiVersion": c.API_VERSION,
+                "kind": c.KIND,
+                "metadata": {"name": NAME, "namespace": NAMESPACE},
+                "spec": self.s.spec(release.template()),
+            }
+            self.api.create(path_for(c.API_VERSION, c.PLURAL, NAMESPACE), body)
+            self.clock.say(
+                "apply", f"created FinNexusDeployment {NAMESPACE}/{NAME} with {release.label}"
+            )
+        else:
+            self.api.patch(self.cr_path, {"spec": {"template": release.template()}})
+            self.clock.say("apply", f"spec.template changed to {release.label}")
+
+    def quiet(self, color: str) -> None:
+        """Wait until the colour's previous app has no samples in the rate window any more, so
+        a new revision on that colour is measured on its own requests only."""
+        query = f'sum(increase(http_requests_total{{service="{NAME}-{color}"}}[6s]))'
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            result = self.prometheus.query_vector(query)
+            if result is not None and (not result or float(result[0]["value"][1]) == 0):
+                return
+            self.m.idle(0.5)
+
+    def run(self) -> None:
+        v1, v2, v3, v4 = RELEASES
+        timeout = self.s.step_timeout
+
+        # v1: the first revision has nothing to roll back to: deployed, checked, switched.
+        self.apply(v1)
+        cr = self.m.wait(
+            f"{v1.label} to become Stable",
+            lambda cr: (
+                (cr.get("status") or {}).get("phase") == "Stable"
+                and (cr.get("status") or {}).get("stableRevision") == v1.revision
+            ),
+            timeout,
+        )
+        blue = cr["status"]["activeColor"]
+        self.m.idle(0.5)
+        self.expect(
+            v1.label,
+            "Stable, traffic on it",
+            self.ingress.colors_since(0) == {blue},
+            f"Ingress -> {blue}",
+        )
+        self.m.idle(self.s.pause)
+
+        # v2: 5 % errors -> the analysis fails -> rolled back automatically.
+        self.prometheus.wait_ready()
+        self.clock.say("demo", "Prometheus is scraping (its first samples are in)")
+        self.quiet(_other(blue))
+        self.apply(v2)
+        cr = self.m.wait(f"{v2.label} to be decided", _settled(v2.revision), timeout)
+        entry = _history(cr, v2.revision) or {}
+        status = cr["status"]
+        rolled_back = (
+            entry.get("result") == "RolledBack"
+            and status.get("phase") == "RolledBack"
+            and "error-rate" in entry.get("reason", "")
+            and "error-rate" in status.get("message", "")
+        )
+        counts = self.traffic.counts().get(v2.revision)
+        seen = f"{counts.errors} errors in {counts.total} requests" if counts else "no requests"
+        self.expect(
+            v2.label,
+            "RolledBack automatically, the reason names error-rate",
+            rolled_back,
+            f"{entry.get('result')}: {entry.get('reason')}; it served {seen}",
+        )
+        self.m.idle(0.5)
+        self.expect(
+            v2.label,
+            "traffic back on the stable colour",
+            ingress_color(self._ingress()) == blue and self.m.replicas.get(_other(blue)) == 0,
+            f"Ingress -> {ingress_color(self._ingress())}",
+        )
+        self.m.idle(self.s.pause)
+
+        # v3: good -> promoted after the bake; the old colour goes to 0 after the delay.
+        self.quiet(_other(blue))
+        self.apply(v3)
+        cr = self.m.wait(f"{v3.label} to be decided", _settled(v3.revision), timeout)
+        entry = _history(cr, v3.revision) or {}
+        green = entry.get("color") or _other(blue)
+        old_replicas = self.m.replicas.get(blue, 0)
+        self.expect(
+            v3.label,
+            "Promoted after its bake",
+            entry.get("result") == "Promoted"
+            and cr["status"].get("activeColor") == green
+            and ingress_color(self._ingress()) == green,
+            f"{entry.get('result')}: {entry.get('reason')}",
+        )
+        self.m.wait(
+            f"{blue} to be scaled to 0",
+            lambda _: self.m.replicas.get(blue) == 0,
+            self.s.scale_down_delay + 15,
+        )
+        finished = _parse(entry.get("finishedAt"))
+        delay = time.time() - finished if finished else -1.0
+        self.expect(
+            v3.label,
+            f"old colour {blue} scaled to 0 after the delay",
+            old_replicas > 0 and delay >= self.s.scale_down_delay - 0.05,
+            f"{delay:.1f}s after the promotion, scaleDownDelaySeconds {self.s.scale_down_delay}",
+        )
+        self.m.idle(self.s.pause)
+
+        # v4: /health fails -> rejected before the switch; the Ingress never moves.
+        self.quiet(blue)
+        since = self.clock.now()
+        self.apply(v4)
+        cr = self.m.wait(f"{v4.label} to be decided", _settled(v4.revision), timeout)
+        entry = _history(cr, v4.revision) or {}
+        self.expect(
+            v4.label,
+            "rejected by its health checks",
+            entry.get("result") == "RolledBack"
+            and "health" in entry.get("reason", "")
+            and cr["status"].get("rejectedRevision") == v4.revision,
+            f"{entry.get('result')}: {entry.get('reason')}",
+        )
+        self.m.wait(
+            f"{v4.label}'s colour to be scaled to 0",
+            lambda _: self.m.replicas.get(blue) == 0,
+            timeout,
+        )
+        self.m.idle(0.5)
+        ingress_seen = self.ingress.colors_since(since)
+        service_seen = self.service.colors_since(since)
+        served = self.traffic.counts().get(v4.revision)
+        self.expect(
+            v4.label,
+            "traffic never moved to it",
+            ingress_seen == {green} and service_seen == {green} and not served,
+            f"Ingress watch saw {sorted(map(str, ingress_seen))}, active Service "
+            f"{sorted(map(str, service_seen))}, requests served by {v4.label}: "
+            f"{served.total if served else 0}",
+        )
+        thin = self.m.thin_traffic
+        self.expect(
+            "all",
+            f"production traffic always on a colour with all {self.s.replicas} replicas",
+            not thin,
+            f"{len(thin)} times, first at {thin[0]}" if thin else "",
+        )
+
+    def _ingress(self) -> Obj | None:
+        return self.api.get(path_for("networking.k8s.io/v1", "ingresses", NAMESPACE, NAME))
+
+    def summary(self) -> None:
+        history = self.m.status.get("history") or []
+        rows = [("release", "revision", "colour", "result", "reason")]
+        rows += [
+            (
+                self.m.labels.get(h.get("revision", ""), "?"),
+                h.get("revision", ""),
+                h.get("color", ""),
+                h.get("result", ""),
+                h.get("reason", ""),
+            )
+            for h in history
+        ]
+        widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+        self.clock.plain("\nSummary (status.history):")
+        for row in rows:
+            cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
+            self.clock.plain("  " + "  ".join([*cells, str(row[4])]))
+        counts = self.traffic.counts()
+        self.clock.plain("\nRequests served through the Ingress, per release:")
+        for release in RELEASES:
+            n = counts.get(release.revision)
+            text = (
+                f"{n.total} requests, {n.errors} answered 5xx, {n.failed} unanswered"
+                if n
+                else "none"
+            )
+            self.clock.plain(f"  {release.label}: {text}")
+
+    def report(self, failure: str | None) -> bool:
+        """Print the expected outcomes; True when every one was observed and none is missing."""
+        missing = [o for o in self.outcomes if not o.ok]
+        self.clock.plain("\nExpected outcomes:")
+        for o in self.outcomes:
+            self.clock.plain(
+                f"  [{'ok' if o.ok else 'MISSING'}] {o.release}: {o.what}"
+                + (f" -- {o.detail}" if o.detail else "")
+            )
+        if failure:
+            self.clock.plain(f"  [MISSING] the story stopped early: {failure}")
+        expected = EXPECTED_OUTCOMES
+        if not failure and len(self.outcomes) != expected:
+            self.clock.plain(f"  [MISSING] {expected - len(self.outcomes)} checks did not run")
+        return not missing and not failure and len(self.outcomes) == expected
+
+
+def _history(cr: Obj, revision: str) -> Obj | None:
+    entries = [
+        h for h in (cr.get("status") or {}).get("history") or [] if h.get("revision") == revision
+    ]
+    return entries[-1] if entries else None
+
+
+def _settled(revision: str) -> Callable[[Obj], bool]:
+    def check(cr: Obj) -> bool:
+        status = cr.get("status") or {}
+        return (
+            _history(cr, revision) is not None
+            and not status.get("candidateColor")
+            and status.get("phase") in ("Stable", "RolledBack", "Failed")
+        )
+
+    return check
+
+
+def _other(color: str) -> str:
+    return c.GREEN if color == c.BLUE else c.BLUE
+
+
+def _parse(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+    except ValueError:
+        return None
