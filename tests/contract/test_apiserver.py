@@ -25,6 +25,7 @@ from kopf.testing import KopfRunner
 
 from finnexus_operator.demo import apiserver as apiserver_module
 from finnexus_operator.demo.apiserver import ApiError, ApiServer, path_for
+from finnexus_operator.demo.kubeapi import store as kubeapi_store
 from tests.helpers import wait_until
 
 DEPLOYMENTS = path_for("apps/v1", "deployments", "default")
@@ -442,7 +443,7 @@ def test_watch_from_a_resource_version_replays_only_newer_changes(
 
 def test_watch_from_an_expired_resource_version_answers_410(
         apiserver: ApiServer, watches: list[Watch], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(apiserver_module, "HISTORY_SIZE", 3)
+    monkeypatch.setattr(kubeapi_store, "HISTORY_SIZE", 3)  # the store reads it at each commit
     for index in range(6):
         apiserver.create(CONFIGMAPS, {"metadata": {"name": f"c{index}"}})
     watch = Watch(apiserver, CONFIGMAPS, resourceVersion="2")

@@ -1,0 +1,148 @@
+"""The HTTP face of the emulated API: kmock's discovery plus routes to the store and watches."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kmock
+from aiohttp import web
+
+from finnexus_operator.demo.kubeapi.resources import (
+    NAMESPACES,
+    RESOURCES,
+    VERBS,
+    ResourceType,
+    StatusError,
+)
+from finnexus_operator.demo.kubeapi.store import ObjectStore, Route
+from finnexus_operator.demo.kubeapi.watch import Watches
+
+__all__ = ["Emulator", "Request", "RequestLog"]
+
+Request = tuple[str, str, dict[str, str]]
+
+
+class RequestLog:
+    """Every request the server received, as (method, path, query); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Request] = []
+        self._agents: list[str] = []
+
+    def add(self, method: str, path: str, query: Mapping[str, str], user_agent: str = "") -> None:
+        with self._lock:
+            self._items.append((method, path, dict(query)))
+            self._agents.append(user_agent)
+
+    def by_agent(self, prefix: str) -> list[Request]:
+        """The requests whose User-Agent starts with ``prefix`` (e.g. one client's calls)."""
+        with self._lock:
+            return [r for r, a in zip(self._items, self._agents, strict=True)
+                    if a.startswith(prefix)]
+
+    def all(self) -> list[Request]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._agents.clear()
+
+
+class Emulator(kmock.KubernetesScaffold):
+    """kmock's discovery scaffold plus a stateful, version-stamping object store.
+
+    All state changes happen synchronously inside the event loop (never across an ``await``),
+    so each request's change and its watch events are atomic without locks.
+    """
+
+    def __init__(self, namespaces: Iterable[str], log: RequestLog,
+                 resources: Iterable[ResourceType] = RESOURCES) -> None:
+        super().__init__()
+        self._log = log
+        self._types = {(r.api_version, r.plural): r for r in resources}
+        self._store = ObjectStore(self._types.values())
+        self._watches = Watches(self._store)
+        for r in self._types.values():
+            self.resources[kmock.resource(r.group, r.version, r.plural)] = kmock.ResourceInfo(
+                kind=r.kind, singular=r.kind.lower(), namespaced=r.namespaced, verbs=VERBS,
+                shortnames=r.short_names, subresources={"status"} if r.status else set())
+        for ns in namespaces:
+            self._store.create(Route(NAMESPACES, None, None, None), {"metadata": {"name": ns}})
+
+    # HTTP entry point (aiohttp's low-level server calls the handler with each request).
+    async def __call__(self, raw: web.BaseRequest) -> web.StreamResponse:
+        query = dict(raw.query)
+        self._log.add(raw.method, raw.path, query, raw.headers.get("User-Agent", ""))
+        route = self._route(raw.path)
+        if route is None:  # discovery and anything else: kmock
+            del self._requests[:-100]  # kmock keeps every request it parsed: bound it
+            response: web.StreamResponse = await super().__call__(raw)
+            return response
+        try:
+            return await self._serve(raw, route, query)
+        except StatusError as exc:
+            return exc.response()
+
+    async def _serve_version(self, request: kmock.Request) -> Any:
+        # kmock gives "x/status" the short names of "x" (kubectl then finds "fnd" ambiguous),
+        # and names the core group version "/v1" (kubectl then finds no core resources).
+        payload: Any = await super()._serve_version(request)
+        payload["groupVersion"] = payload["groupVersion"].lstrip("/")
+        for entry in payload["resources"]:
+            if "/" in entry["name"]:
+                entry.update(shortNames=[], singularName="", verbs=["get", "patch", "update"])
+        return payload
+
+    def _route(self, path: str) -> Route | None:
+        segments = path.strip("/").split("/")
+        if segments[:2] == ["api", "v1"]:
+            api_version, rest = "v1", segments[2:]
+        elif segments[0] == "apis" and len(segments) >= 3:
+            api_version, rest = f"{segments[1]}/{segments[2]}", segments[3:]
+        else:
+            return None
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and (api_version, rest[2]) in self._types:
+            namespace, rest = rest[1], rest[2:]
+        rtype = self._types.get((api_version, rest[0])) if 1 <= len(rest) <= 3 else None
+        if rtype is None:
+            return None
+        name, subresource = [*rest[1:], None, None][:2]
+        return Route(rtype, namespace, name, subresource)
+
+    async def _serve(self, raw: web.BaseRequest, route: Route,
+                     query: dict[str, str]) -> web.StreamResponse:
+        rtype, method, named = route.rtype, raw.method, route.name is not None
+        if (route.subresource not in (None, "status") or (route.subresource and not rtype.status)
+                or (rtype.namespaced and route.namespace is None and (named or method != "GET"))):
+            raise StatusError(404, "NotFound", "the server could not find the requested resource")
+        if method == "GET" and query.get("watch") in ("true", "1"):
+            return await self._watches.serve(raw, route, query)
+        body = await raw.read()
+        try:
+            data = json.loads(body) if body else None
+        except ValueError as exc:
+            raise StatusError(400, "BadRequest", f"invalid JSON body: {exc}") from None
+        if method == "POST" and not named:
+            return web.json_response(self._store.create(route, data), status=201)
+        result = (
+            self._store.list(route, query) if method == "GET" and not named else
+            self._store.get(route) if method == "GET" else
+            self._store.patch(route, data, raw.content_type) if method == "PATCH" and named else
+            self._store.update(route, data) if method == "PUT" and named else
+            self._store.delete(route) if method == "DELETE" and named else
+            None
+        )
+        if result is None:
+            raise StatusError(405, "MethodNotAllowed", f"{method} is not supported here")
+        return web.json_response(result)
+
+    def close_watches(self) -> None:
+        """End every open watch stream (before the server stops)."""
+        self._watches.close()

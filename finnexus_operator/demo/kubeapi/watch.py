@@ -1,0 +1,100 @@
+"""Watch streams: subscribe first, then replay, then stream the store's changes as they happen."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from finnexus_operator.demo.kubeapi.resources import Obj, ResourceType, StatusError
+from finnexus_operator.demo.kubeapi.selectors import Selector
+from finnexus_operator.demo.kubeapi.store import Event, ObjectStore, Route
+
+__all__ = ["Watches"]
+
+
+@dataclasses.dataclass(eq=False)
+class _Watcher:
+    rtype: ResourceType
+    selector: Selector
+    queue: asyncio.Queue[bytes | None] = dataclasses.field(default_factory=asyncio.Queue)
+
+    def offer(self, event: Event) -> None:
+        seen = event.seen_by(self.selector) if event.rtype == self.rtype else None
+        if seen is not None:
+            self.queue.put_nowait(_line(seen, event.obj))
+
+
+def _line(type_: str, obj: Obj) -> bytes:
+    return json.dumps({"type": type_, "object": obj}).encode() + b"\n"
+
+
+class Watches:
+    """The open watch streams on one store; every change the store commits reaches each."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._watchers: set[_Watcher] = set()
+        self._closing = False
+        store.listeners.append(self._offer)
+
+    def _offer(self, event: Event) -> None:
+        for watcher in self._watchers:
+            watcher.offer(event)
+
+    def _replay(self, route: Route, selector: Selector, query: Mapping[str, str]) -> list[bytes]:
+        store = self._store
+        since = query.get("resourceVersion", "")
+        if since in ("", "0") or query.get("sendInitialEvents") == "true":
+            objects = store.list(route, query)["items"]
+            lines = [_line("ADDED", obj) for obj in objects if selector(obj)]
+            if query.get("sendInitialEvents") == "true":
+                lines.append(_line("BOOKMARK", {
+                    "kind": route.rtype.kind, "apiVersion": route.rtype.api_version,
+                    "metadata": {"resourceVersion": str(store.rv),
+                                 "annotations": {"k8s.io/initial-events-end": "true"}}}))
+            return lines
+        if not since.isdigit():
+            raise StatusError(400, "BadRequest", f"invalid resourceVersion: {since!r}")
+        if int(since) < store.expired_rv:
+            expired = StatusError(410, "Expired", f"too old resource version: {since}")
+            return [_line("ERROR", expired.body())]
+        return [_line(seen, event.obj) for event in store.history
+                if event.rv > int(since) and event.rtype == route.rtype
+                if (seen := event.seen_by(selector)) is not None]
+
+    async def serve(self, raw: web.BaseRequest, route: Route,
+                    query: Mapping[str, str]) -> web.StreamResponse:
+        """Answer one ``?watch=true`` request with a stream of JSON lines."""
+        selector = Selector.parse(route.namespace, route.name, query)
+        watcher = _Watcher(route.rtype, selector)
+        self._watchers.add(watcher)  # subscribe first, then replay: no await in between
+        try:
+            replay = self._replay(route, selector, query)
+        except StatusError:
+            self._watchers.discard(watcher)
+            raise
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        timeout = float(query["timeoutSeconds"]) if "timeoutSeconds" in query else None
+        try:
+            await response.prepare(raw)
+            async with asyncio.timeout(timeout):
+                for line in replay:
+                    await response.write(line)
+                while not self._closing and (change := await watcher.queue.get()) is not None:
+                    await response.write(change)
+            await response.write_eof()
+        except (TimeoutError, ConnectionError):
+            pass  # the watch ended by its timeoutSeconds, or the client went away
+        finally:
+            self._watchers.discard(watcher)
+        return response
+
+    def close(self) -> None:
+        """End every open watch stream (before the server stops)."""
+        self._closing = True
+        for watcher in self._watchers:
+            watcher.queue.put_nowait(None)
