@@ -77,6 +77,7 @@ class Reconciler:
         self.provider = provider
         self.clock = clock
         self.route_timings: deque[RouteTiming] = deque(maxlen=1000)  # read by bench/
+        self._unwritten: dict[tuple[str, str], tuple[dict[str, Any], FinNexusDeploymentStatus]] = {}
 
     async def __call__(self, namespace: str, name: str) -> Outcome:
         started = time.perf_counter()
@@ -93,7 +94,8 @@ class Reconciler:
         if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
             return Outcome(None)
         uid = body["metadata"].get("uid", "")
-        status = _parse_status(body, namespace, name)
+        stored = _parse_status(body, namespace, name)
+        status = self._recover_unwritten(namespace, name, stored)
         raw_spec = body.get("spec")
         parsed = validate_spec(raw_spec)
         spec = parsed if isinstance(parsed, FinNexusDeploymentSpec) else None
@@ -116,13 +118,18 @@ class Reconciler:
         decided_at = time.time()
         result = plan(raw_spec, status, observed, self.clock())
         owner = {"name": name, "namespace": namespace, "uid": uid}
-        # The decision is recorded before it is acted on: a crash between the two leaves a
-        # status whose actions the next pass derives again (a rollback is never forgotten).
-        rv = await self._write_status(body, status, result.status)
+        # Act, then record: when the status says so, it is already true. A status write that
+        # fails after the actions were applied is kept in memory and becomes the starting
+        # point of the next pass (a decided rollback is never undone by a lost write).
         try:
             await self._apply(result, store, owner, spec, decided_at)
         except errors.OwnershipError as exc:
-            return await self._report_ownership(body, result.status, str(exc))
+            return await self._report_ownership(body, status, str(exc))
+        try:
+            rv = await self._write_status(body, stored, result.status)
+        except errors.ApiError:
+            self._unwritten[(namespace, name)] = (_dump(stored), result.status)
+            raise
         await self._post_events(body, result)
         opmetrics.set_phase(namespace, name, result.status.phase)
         self._count_results(namespace, name, status, result.status)
@@ -163,10 +170,19 @@ class Reconciler:
             elif isinstance(action, a.ClearRequest):
                 await self.resources.clear_request(ns, name, action.value)
 
+    def _recover_unwritten(self, namespace: str, name: str, stored: FinNexusDeploymentStatus
+                           ) -> FinNexusDeploymentStatus:
+        """The status a failed write left behind, if nobody has written the status since."""
+        pending = self._unwritten.pop((namespace, name), None)
+        if pending is None or pending[0] != _dump(stored):
+            return stored
+        log.info("resuming from a status that failed to write", object=f"{namespace}/{name}")
+        return pending[1]
+
     async def _write_status(self, body: Mapping[str, Any], old: FinNexusDeploymentStatus,
                             new: FinNexusDeploymentStatus) -> str | None:
-        before = old.model_dump(by_alias=True, mode="json")
-        after = new.model_dump(by_alias=True, mode="json")
+        before = _dump(old)
+        after = _dump(new)
         if before == after and body.get("status"):
             return None
         meta = body["metadata"]
@@ -205,6 +221,10 @@ class Reconciler:
         for entry in new.history:
             if (entry.revision, entry.result, entry.finished_at) not in known:
                 opmetrics.ROLLOUTS.labels(namespace, name, entry.result).inc()
+
+
+def _dump(status: FinNexusDeploymentStatus) -> dict[str, Any]:
+    return status.model_dump(by_alias=True, mode="json")
 
 
 def _parse_status(body: Mapping[str, Any], namespace: str, name: str

@@ -51,11 +51,12 @@ def test_run_process_serves_liveness_metrics_and_json_logs(
                 "finnexus.ai/v1alpha1", "finnexusdeployments", "default", "web")) or {}).get(
                 "status", {}).get("phase") == "Stable", timeout=20, message="Stable")
         assert wait_until(lambda: http_get(f"http://127.0.0.1:{health_port}/healthz")[0] == 200)
-        status, text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
-        assert status == 200
-        assert 'finnexus_rollouts_total{name="web",namespace="default",result="Promoted"} 1.0' \
-            in text
-        assert 'finnexus_phase{name="web",namespace="default",phase="Stable"} 1.0' in text
+        promoted = 'finnexus_rollouts_total{name="web",namespace="default",result="Promoted"} 1.0'
+        stable = 'finnexus_phase{name="web",namespace="default",phase="Stable"} 1.0'
+        # The status is written before the pass finishes (decision first): wait for the pass.
+        wait_until(lambda: all(m in http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1]
+                               for m in (promoted, stable)), timeout=10,
+                   message="operator metrics after the promotion")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

@@ -1,0 +1,135 @@
+"""A status write that fails after a rollback was applied must not let traffic go back.
+
+The reconciler runs against a recording fake API client (the unit layer: a fake next to the
+code). Pass 1 measures a breach, routes traffic back to blue, and then its status write fails.
+Pass 2 measures a *passing* value: without the remembered status it would still be Analyzing
+and route traffic to the rejected green candidate again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from finnexus_operator import errors
+from finnexus_operator.core.measurement import QueryResult
+from finnexus_operator.core.revision import revision_of
+from finnexus_operator.operator.reconcile import Reconciler
+
+NS, NAME, UID = "ns", "web", "u-1"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def template(image: str) -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+        {"name": "web", "image": image, "ports": [{"name": "http", "containerPort": 80}]}]}}
+
+
+OWNER_REF = [{"apiVersion": "finnexus.ai/v1alpha1", "kind": "FinNexusDeployment",
+              "name": NAME, "uid": UID, "controller": True}]
+
+
+def deployment(color: str, rev: str) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": NAME, "finnexus.ai/color": color,
+              "finnexus.ai/revision": rev}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"{NAME}-{color}", "namespace": NS, "ownerReferences": OWNER_REF,
+                         "labels": {"app.kubernetes.io/name": NAME}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {}}}}
+
+
+def pod(color: str, rev: str) -> dict[str, Any]:
+    return {"metadata": {"name": f"{NAME}-{color}-1", "labels": {
+        "app.kubernetes.io/name": NAME, "finnexus.ai/color": color, "finnexus.ai/revision": rev}},
+        "status": {"phase": "Running", "podIP": "127.0.0.1",
+                   "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+class FakeKube:
+    def __init__(self, objects: dict[str, dict[str, Any]], pods: list[dict[str, Any]]) -> None:
+        self.objects, self.pods = objects, pods
+        self.fail_status_writes = 1
+
+    async def get(self, path: str) -> dict[str, Any] | None:
+        return self.objects.get(path)
+
+    async def list(self, path: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+        return self.pods
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.objects[f"{path}/{body['metadata']['name']}"] = body
+        return body
+
+    async def patch(self, path: str, body: Any, kind: str = "merge") -> dict[str, Any]:
+        if path.endswith("/status"):
+            if self.fail_status_writes:
+                self.fail_status_writes -= 1
+                raise errors.ApiUnavailable("PATCH status: HTTP 503", status=503)
+            cr = self.objects[path.removesuffix("/status")]
+            cr["status"] = body["status"]
+            return cr
+        obj = self.objects[path]
+        for op in body if isinstance(body, list) else []:
+            *parents, leaf = op["path"].strip("/").split("/")
+            target = obj
+            for part in parents:
+                target = target[part]
+            if op["op"] in ("add", "replace"):
+                target[leaf.replace("~1", "/")] = op["value"]
+        return obj
+
+
+class Provider:
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+
+    async def query(self, promql: str) -> QueryResult:
+        return QueryResult.value_of(self.values.pop(0))
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_lost_status_write_after_rollback_never_routes_back_to_the_candidate() -> None:
+    r1, r2 = revision_of(template("v1")), revision_of(template("v2"))
+    cr_path = f"/apis/finnexus.ai/v1alpha1/namespaces/{NS}/finnexusdeployments/{NAME}"
+    svc_path = f"/api/v1/namespaces/{NS}/services/{NAME}"
+    cr = {"metadata": {"name": NAME, "namespace": NS, "uid": UID, "generation": 2},
+          "spec": {"replicas": 1, "template": template("v2"),
+                   "analysis": {"intervalSeconds": 30, "checks": 10, "metrics": [
+                       {"name": "error-rate", "query": "x", "max": 0.01}]}},
+          "status": {"phase": "Analyzing", "activeColor": "green", "stableRevision": r1,
+                     "candidateColor": "green", "candidateRevision": r2,
+                     "candidateSince": "2025-12-31T23:58:00.000000Z",
+                     "switchedAt": "2025-12-31T23:59:29.000000Z",
+                     "analysis": {"round": 0, "passed": 0, "checks": 10, "metrics": []}}}
+    active = {"apiVersion": "v1", "kind": "Service",
+              "metadata": {"name": NAME, "namespace": NS, "ownerReferences": OWNER_REF,
+                           "labels": {"app.kubernetes.io/name": NAME,
+                                      "app.kubernetes.io/managed-by": "finnexus-operator"}},
+              "spec": {"selector": {"app.kubernetes.io/name": NAME, "finnexus.ai/color": "green"},
+                       "ports": [{"name": "http", "port": 80, "targetPort": "http",
+                                  "protocol": "TCP"}], "type": "ClusterIP"}}
+    kube = FakeKube({
+        cr_path: cr, svc_path: active,
+        f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-blue": deployment("blue", r1),
+        f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-green": deployment("green", r2),
+    }, [pod("blue", r1), pod("green", r2)])
+    clock = [T0]
+    reconciler = Reconciler(kube, provider=Provider([0.5, 0.0]),  # type: ignore[arg-type]
+                            clock=lambda: clock[0])
+
+    with pytest.raises(errors.ApiUnavailable):
+        await reconciler.reconcile(NS, NAME)  # breach: traffic to blue, then the write fails
+    assert active["spec"]["selector"]["finnexus.ai/color"] == "blue"
+    assert cr["status"]["phase"] == "Analyzing"  # the write was lost
+
+    clock[0] = T0 + timedelta(seconds=0.5)
+    await reconciler.reconcile(NS, NAME)  # a passing value now: must not matter
+    assert active["spec"]["selector"]["finnexus.ai/color"] == "blue"
+    assert cr["status"]["phase"] in ("RollingBack", "RolledBack")
+    assert cr["status"]["rejectedRevision"] == r2
+    assert "error-rate 0.5 > 0.01" in cr["status"]["message"]
