@@ -35,9 +35,9 @@ from typing import Any
 from finnexus_operator.demo.apiserver import ApiServer
 from finnexus_operator.demo.app import start_app
 from finnexus_operator.demo.load import generate_load
+from finnexus_operator.demo.prometheus import PrometheusServer, missing_reason
 from finnexus_operator.settings import Settings
 from tests.contract.cluster import Cluster, resource, running_cluster
-from tests.prometheus.server import PrometheusServer, missing_reason
 
 MAX_RATIO = 0.01
 ERROR_RATE = (

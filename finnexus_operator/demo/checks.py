@@ -19,7 +19,7 @@ from finnexus_operator import constants as c
 from finnexus_operator.demo.apiserver import ApiServer, path_for
 from finnexus_operator.demo.apps import behaviour_of
 from finnexus_operator.demo.monitor import Monitor, RouteWatch, Timeline, ingress_color
-from finnexus_operator.demo.prometheus import PrometheusProcess
+from finnexus_operator.demo.prometheus import PrometheusServer
 from finnexus_operator.demo.releases import NAME, NAMESPACE, RELEASES, DemoSettings, Obj, Release
 from finnexus_operator.demo.traffic import Traffic
 
@@ -49,7 +49,7 @@ class Story:
         traffic: Traffic,
         ingress: RouteWatch,
         service: RouteWatch,
-        prometheus: PrometheusProcess,
+        prometheus: PrometheusServer,
         clock: Timeline,
     ) -> None:
         self.s, self.api, self.m, self.traffic = settings, api, monitor, traffic

@@ -7,7 +7,7 @@ What runs (every piece a real process or server on 127.0.0.1, all stopped at the
 - the operator itself, ``python -m finnexus_operator run``, as a subprocess pointed at the
   emulated API's kubeconfig and at the demo's Prometheus;
 - one demo app process per revision and colour (`AppFleet`), behaving as its "image" says;
-- Debian's Prometheus, scraping every app each second (`PrometheusProcess`);
+- Debian's Prometheus, scraping every app each second (`PrometheusServer`);
 - production traffic that follows the Ingress (`Traffic`).
 
 The story: v1 is deployed and becomes stable; v2 answers 5 % errors and is rolled back by the
@@ -47,7 +47,7 @@ from finnexus_operator.demo.monitor import (
     ingress_color,
     service_color,
 )
-from finnexus_operator.demo.prometheus import PrometheusProcess, find_prometheus, stop_process
+from finnexus_operator.demo.prometheus import PrometheusServer, find_prometheus, stop_process
 from finnexus_operator.demo.releases import (
     NAME,
     NAMESPACE,
@@ -158,11 +158,11 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
     clock.plain()
     labels = {release.revision: release.label for release in RELEASES}
     with contextlib.ExitStack() as stack:
-        prometheus = PrometheusProcess(
+        prometheus = PrometheusServer(
             workdir / "prometheus", binary, scrape_interval=s.scrape_interval
         )
         prometheus.reserve(len(RELEASES) + 2)
-        prometheus.start()
+        prometheus.start(wait=False)
         stack.callback(prometheus.stop)
         clock.say("demo", f"Prometheus {prometheus.url} started (pid {prometheus.pid})")
 

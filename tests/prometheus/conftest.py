@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from finnexus_operator.demo.app import AppHandle, start_app
-
-from .server import PrometheusServer, missing_reason
+from finnexus_operator.demo.prometheus import PrometheusServer, missing_reason
 
 DemoAppFactory = Callable[..., Awaitable[AppHandle]]
 

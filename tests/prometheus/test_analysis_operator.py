@@ -18,11 +18,10 @@ import pytest
 from finnexus_operator.demo.apiserver import ApiServer
 from finnexus_operator.demo.app import AppHandle
 from finnexus_operator.demo.load import generate_load
+from finnexus_operator.demo.prometheus import PrometheusServer
 from finnexus_operator.settings import Settings
 from tests.contract.cluster import Cluster, resource, running_cluster
 from tests.helpers import wait_until
-
-from .server import PrometheusServer
 
 pytestmark = [pytest.mark.prometheus]
 

@@ -13,9 +13,9 @@ from finnexus_operator.adapters.prometheus import PrometheusProvider
 from finnexus_operator.core.measurement import Outcome, QueryResult
 from finnexus_operator.demo.app import AppHandle, start_app
 from finnexus_operator.demo.load import LoadStats, generate_load
+from finnexus_operator.demo.prometheus import Predicate, PrometheusServer, Series
 
 from .conftest import DemoAppFactory
-from .server import Predicate, PrometheusServer, Series
 
 pytestmark = pytest.mark.prometheus
 
