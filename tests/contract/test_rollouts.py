@@ -230,3 +230,21 @@ def test_steady_state_writes_nothing(cluster: Cluster) -> None:
     assert sorted(p.rsplit("/", 1)[-1] if "events" not in p else "events" for p in new) == [
         "events", "web", "web"], new
     assert any(e["reason"] == "RequestIgnored" for e in cluster.events())
+
+
+def test_undo_within_the_scale_down_window_switches_back_instantly(cluster: Cluster) -> None:
+    cluster.create(resource(promotion={"scaleDownDelaySeconds": 60}))
+    cluster.wait_phase("Stable")
+    v1 = revision(template("app:good"))
+    cluster.set_image("app:good2")
+    v2 = revision(template("app:good2"))
+    cluster.wait_phase("Stable", activeColor="green")
+    assert cluster.replicas("web-blue") == 2  # kept for an instant undo
+    cluster.request("undo")
+    st = cluster.wait_phase("Stable", activeColor="blue", stableRevision=v1)
+    assert st["rejectedRevision"] == v2  # the current template is not redeployed
+    wait_until(lambda: cluster.ingress_backend() == "web-blue", message="Ingress back on blue")
+    assert cluster.service_color("web") == "blue"
+    assert any(e["reason"] == "Undo" for e in cluster.events())
+    time.sleep(1.0)
+    assert cluster.status()["phase"] == "Stable"  # and it stays there
