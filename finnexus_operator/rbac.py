@@ -26,12 +26,13 @@ RULES: Final[list[Rule]] = [
      "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": ["finnexus.ai"], "resources": ["finnexusdeployments/status"],
      "verbs": ["patch"]},
-    # Owned objects: ensure-style (read, then create or minimal patch); never deleted
-    # (garbage collection through ownerReferences does that).
+    # Owned objects: ensure-style (read, then create or minimal patch); Deployments and
+    # Services are never deleted (garbage collection through ownerReferences does that).
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "create", "patch"]},
     {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "create", "patch"]},
+    # Ingress: also deleted when spec.ingress is removed (only ever one this resource owns).
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"],
-     "verbs": ["get", "create", "patch"]},
+     "verbs": ["get", "create", "patch", "delete"]},
     # Health checks: list the candidate's pods (by label selector) to learn their IPs.
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
     # Events for every phase change and request (kopf posts core/v1 Events).

@@ -98,6 +98,13 @@ class KubeClient:
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(await asyncio.to_thread(self._call, "POST", path, body=body))
 
+    async def delete(self, path: str) -> None:
+        """Delete the object; one that is already gone is fine."""
+        try:
+            await asyncio.to_thread(self._call, "DELETE", path)
+        except errors.NotFound:
+            return
+
     async def patch(self, path: str, body: Any, kind: PatchKind = "merge") -> dict[str, Any]:
         result = await asyncio.to_thread(
             self._call, "PATCH", path, body=body, content_type=_CONTENT_TYPES[kind])

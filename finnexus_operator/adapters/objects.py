@@ -130,6 +130,18 @@ class ObjectStore:
         self.writes.append(f"PATCH {kind} {meta['namespace']}/{meta['name']}")
         return True
 
+    async def remove(self, kind: str, namespace: str, name: str) -> bool:
+        """Delete an object this resource owns; False when absent. Never a foreign one."""
+        current = await self.read(kind, namespace, name)
+        if current is None:
+            return False
+        self._check_owner(current, kind)
+        path = object_path(kind, namespace, name)
+        await self.kube.delete(path)
+        self._cache[path] = None
+        self.writes.append(f"DELETE {kind} {namespace}/{name}")
+        return True
+
     async def scale(self, namespace: str, name: str, replicas: int) -> bool:
         """Set a Deployment's replicas, leaving its template alone; False if absent or true."""
         current = await self.read("Deployment", namespace, name)

@@ -11,6 +11,7 @@ __all__ = [
     "ClearRequest",
     "EnsureDeployment",
     "EnsureServices",
+    "RemoveIngress",
     "RoutePreview",
     "RouteTraffic",
     "ScaleDeployment",
@@ -55,12 +56,18 @@ class RoutePreview:
 
 
 @dataclass(frozen=True)
+class RemoveIngress:
+    """No Ingress <name> owned by this resource (``spec.ingress`` was removed)."""
+
+
+@dataclass(frozen=True)
 class ClearRequest:
     """Remove the finnexus.ai/request annotation (the request was acted on)."""
 
     value: str
 
 
-Action = EnsureDeployment | ScaleDeployment | EnsureServices | RouteTraffic | RoutePreview | (
-    ClearRequest
+Action = (
+    EnsureDeployment | ScaleDeployment | EnsureServices | RouteTraffic | RoutePreview
+    | RemoveIngress | ClearRequest
 )

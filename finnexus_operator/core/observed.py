@@ -46,5 +46,6 @@ class Observed:
     deployments: Mapping[str, DeploymentState] = field(default_factory=dict)
     active_service_color: str | None = None  # selector of Service <name>; None if absent
     ingress_color: str | None = None  # backend colour of Ingress <name>; None if absent
+    ingress_present: bool = False  # an Ingress <name> owned by this resource exists
     health: HealthRound | None = None  # probed in this pass (None: not due / not probed)
     metrics: Sequence[MetricSample] | None = None  # measured in this pass (None: not due)

@@ -14,6 +14,7 @@ from finnexus_operator.core.actions import (
     ClearRequest,
     EnsureDeployment,
     EnsureServices,
+    RemoveIngress,
     RoutePreview,
     RouteTraffic,
     ScaleDeployment,
@@ -72,6 +73,8 @@ class Output(Rollout):
         for color in (BLUE, GREEN):
             if color not in keep and color in deps:
                 acts.append(ScaleDeployment(color, 0))
+        if spec.ingress is None and self.obs.ingress_present:
+            acts.append(RemoveIngress())  # spec.ingress removed: the Service routes alone
         if self.clear_request is not None:
             acts.append(ClearRequest(self.clear_request))
         return acts

@@ -46,7 +46,7 @@ async def observe(store: ObjectStore, body: Mapping[str, Any],
         *(store.read("Deployment", ns, m.colored_name(name, color)) for color in colors))
     svc, ing = await asyncio.gather(
         store.read("Service", ns, m.active_service_name(name)),
-        store.read("Ingress", ns, name) if spec and spec.ingress else _none())
+        store.read("Ingress", ns, name))
     listed = await store.kube.list(api_path("v1", "pods", ns),
                                    label_selector=f"{c.LABEL_NAME}={name}")
     pods = [p for p in listed if ((p.get("metadata") or {}).get("labels") or {}).get(
@@ -69,6 +69,7 @@ async def observe(store: ObjectStore, body: Mapping[str, Any],
         deployments=deployments,
         active_service_color=service_color(_owned(svc, uid)),
         ingress_color=ingress_color(name, _owned(ing, uid)),
+        ingress_present=_owned(ing, uid) is not None,
     )
     return Snapshot(observed, pods)
 

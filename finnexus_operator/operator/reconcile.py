@@ -167,6 +167,8 @@ class Reconciler:
             elif isinstance(action, a.RoutePreview):
                 await store.ensure(m.service(owner, m.preview_service_name(name),
                                              action.color, spec))
+            elif isinstance(action, a.RemoveIngress):
+                await store.remove("Ingress", ns, name)
             elif isinstance(action, a.ClearRequest):
                 await self.resources.clear_request(ns, name, action.value)
 

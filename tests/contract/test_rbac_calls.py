@@ -9,6 +9,7 @@ import re
 from finnexus_operator.adapters.kube import USER_AGENT
 from finnexus_operator.rbac import RULES
 from tests.contract.cluster import Cluster, resource
+from tests.helpers import wait_until
 
 _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
@@ -57,6 +58,9 @@ def test_operator_calls_equal_the_declared_rules(cluster: Cluster) -> None:
     cluster.wait_phase("Stable", activeColor="green")
     cluster.set_image("app:bad")
     cluster.wait_phase("RolledBack")
+    cluster.patch_spec(ingress=None)  # the operator removes the Ingress it owned
+    wait_until(lambda: cluster.get("networking.k8s.io/v1", "ingresses", "web") is None,
+               message="Ingress removed")
 
     calls = (cluster.api.requests.by_agent("kopf/")
              + cluster.api.requests.by_agent(USER_AGENT))

@@ -248,3 +248,24 @@ def test_undo_within_the_scale_down_window_switches_back_instantly(cluster: Clus
     assert any(e["reason"] == "Undo" for e in cluster.events())
     time.sleep(1.0)
     assert cluster.status()["phase"] == "Stable"  # and it stays there
+
+
+def test_removing_spec_ingress_removes_only_the_owned_ingress(cluster: Cluster) -> None:
+    cluster.create(resource())
+    cluster.wait_phase("Stable")
+    assert cluster.ingress_backend() == "web-blue"
+    cluster.patch_spec(ingress=None)
+    wait_until(lambda: cluster.get("networking.k8s.io/v1", "ingresses", "web") is None,
+               message="owned Ingress removed")
+    assert cluster.service_color("web") == "blue"  # the active Service keeps routing
+    # A team's own Ingress of the same name (not owned) is never touched.
+    theirs = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+              "metadata": {"name": "web", "namespace": "default"},
+              "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [{
+                  "path": "/", "pathType": "Prefix",
+                  "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
+    cluster.api.create("/apis/networking.k8s.io/v1/namespaces/default/ingresses", theirs)
+    cluster.set_image("app:good2")
+    cluster.wait_phase("Stable", activeColor="green")
+    assert cluster.ingress_backend() == "web"
+    assert not cluster.requests("DELETE", "/ingresses/web")[1:]  # only the first removal

@@ -900,3 +900,23 @@ def test_promote_request_is_refused_while_paused() -> None:
     assert result.status.phase == "AwaitingPromotion" and result.status.active_color == "blue"
     assert any(e.reason == "RequestIgnored" and "paused" in e.message for e in result.events)
     assert isinstance(result.actions[-1], ClearRequest)
+
+
+@pytest.mark.parametrize("with_ingress, present, removed", [
+    (False, True, True), (False, False, False), (True, True, False)])
+def test_an_owned_ingress_is_removed_only_when_spec_ingress_is(
+    with_ingress: bool, present: bool, removed: bool
+) -> None:
+    from finnexus_operator.core.actions import RemoveIngress
+
+    tmpl = {"spec": {"containers": [{"name": "a", "image": "v1",
+                                     "ports": [{"name": "http", "containerPort": 80}]}]}}
+    rev = revision_of(tmpl)
+    spec: dict[str, Any] = {"template": tmpl}
+    if with_ingress:
+        spec["ingress"] = {"host": "x.example.com"}
+    status = FinNexusDeploymentStatus(phase="Stable", active_color="blue", stable_revision=rev)
+    observed = Observed(deployments={"blue": DeploymentState(rev, 1, 1)},
+                        active_service_color="blue", ingress_present=present)
+    result = plan(spec, status, observed, datetime(2026, 1, 1, tzinfo=UTC))
+    assert any(isinstance(a, RemoveIngress) for a in result.actions) is removed

@@ -77,7 +77,7 @@ election); tests/packaging/test_rbac.py renders the chart and compares them.
   verbs: ["get", "create", "patch"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
-  verbs: ["get", "create", "patch"]
+  verbs: ["get", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]
