@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from finnexus_operator.core.actions import ClearRequest, EnsureDeployment, RouteTraffic
+from finnexus_operator.core.actions import (
+    ClearRequest,
+    EnsureDeployment,
+    RemoveIngress,
+    RouteTraffic,
+)
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import DeploymentState, HealthRound, Observed
 from finnexus_operator.core.phases import Phase
@@ -907,8 +912,6 @@ def test_promote_request_is_refused_while_paused() -> None:
 def test_an_owned_ingress_is_removed_only_when_spec_ingress_is(
     with_ingress: bool, present: bool, removed: bool
 ) -> None:
-    from finnexus_operator.core.actions import RemoveIngress
-
     tmpl = {"spec": {"containers": [{"name": "a", "image": "v1",
                                      "ports": [{"name": "http", "containerPort": 80}]}]}}
     rev = revision_of(tmpl)
