@@ -19,7 +19,7 @@ from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.models.spec import AnalysisSpec, MetricSpec
 from finnexus_operator.models.status import AnalysisStatus, MetricStatus
 
-__all__ = ["RoundOutcome", "Verdict", "evaluate_round", "fmt", "judge", "worst"]
+__all__ = ["RoundOutcome", "Verdict", "evaluate_round", "fmt", "judge", "max_rounds", "worst"]
 
 
 class Verdict(StrEnum):
@@ -131,7 +131,20 @@ def evaluate_round(
     # paused, a later round with NoData/Error must not be the one that promotes (DESIGN §2
     # "missing data never promotes").
     done = breach is None and verdict is Verdict.PASS and passed >= spec.checks
+    limit = max_rounds(spec)
+    if breach is None and not done and round_no >= limit:
+        breach = (f"analysis inconclusive: {passed}/{spec.checks} passing rounds after "
+                  f"{round_no} rounds (at most {limit}: 2 x checks + the limits)")
     return RoundOutcome(status, verdict, "; ".join(texts), breach, done)
+
+
+def max_rounds(spec: AnalysisSpec) -> int:
+    """Rounds after which an analysis that has neither passed nor failed is rejected.
+
+    Without it, metrics that take turns at NoData (each within its consecutive limit) would
+    keep a candidate under analysis for ever: an inconclusive analysis never promotes.
+    """
+    return 2 * spec.checks + spec.failure_limit + spec.no_data_limit + spec.error_limit
 
 
 def _breach(

@@ -250,3 +250,28 @@ def test_a_round_with_missing_data_never_promotes_even_past_checks(
     out = an.evaluate_round(spec(checks=3), AnalysisStatus(round=5, passed=5, checks=3),
                             [MetricSample("error-rate", last)], NOW)
     assert out.breach is None and out.done is done
+
+
+def test_an_inconclusive_analysis_is_rejected_after_max_rounds() -> None:
+    """Two metrics taking turns at NoData never breach a consecutive limit and never pass a
+    round: without a cap the candidate would stay under analysis for ever."""
+    from finnexus_operator.core.analysis import evaluate_round, max_rounds
+    from finnexus_operator.core.measurement import QueryResult
+    from finnexus_operator.core.observed import MetricSample
+    from finnexus_operator.models.spec import AnalysisSpec
+
+    spec = AnalysisSpec.model_validate({"checks": 3, "noDataLimit": 1, "metrics": [
+        {"name": "a", "query": "a", "max": 1}, {"name": "b", "query": "b", "max": 1}]})
+    assert max_rounds(spec) == 2 * 3 + 0 + 1 + 3
+    prev = None
+    for n in range(1, max_rounds(spec) + 1):
+        gap = QueryResult.no_data("NaN")
+        ok = QueryResult.value_of(0.5)
+        samples = [MetricSample("a", gap if n % 2 else ok), MetricSample("b", ok if n % 2 else gap)]
+        out = evaluate_round(spec, prev, samples, f"t{n}")
+        prev = out.status
+        assert not out.done
+        if n < max_rounds(spec):
+            assert out.breach is None, n
+    assert out.breach is not None and "inconclusive" in out.breach
+    assert "0/3 passing rounds after 10 rounds" in out.breach
