@@ -16,6 +16,7 @@ __all__ = [
     "colored_name",
     "deployment",
     "ingress",
+    "other",
     "owned_labels",
     "preview_service_name",
     "selector",
@@ -23,6 +24,11 @@ __all__ = [
 ]
 
 Owner = Mapping[str, Any]  # the FinNexusDeployment's metadata (name, namespace, uid)
+
+
+def other(color: str) -> str:
+    """The other colour."""
+    return c.GREEN if color == c.BLUE else c.BLUE
 
 
 def colored_name(name: str, color: str) -> str:

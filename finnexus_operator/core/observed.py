@@ -41,6 +41,8 @@ class MetricSample:
 class Observed:
     """Everything plan() may look at besides the spec, the status and the clock."""
 
+    namespace: str = ""  # the FinNexusDeployment observed (probes and queries name it)
+    name: str = ""
     generation: int = 1
     request: str | None = None
     deployments: Mapping[str, DeploymentState] = field(default_factory=dict)

@@ -1,10 +1,11 @@
-"""The working state of one plan() pass and the transitions every rule shares.
+"""The one object of a plan() pass: its inputs, the status being decided, and the transitions.
 
 :class:`Rollout` is mutable but never escapes ``plan()``: it holds the spec, a copy of the
-status being decided, the observation, the clock value and the Events decided so far. The
-transitions (start a candidate, switch, promote, reject) keep the status bookkeeping
-consistent; the ladder (``plan.py``), the requests (``requests.py``) and the output
-(``output.py``) are built on them.
+status being decided, the observation, the clock value and the Events decided so far. Its
+methods are the transitions every rule shares (start a candidate, switch, promote, reject);
+they keep the status bookkeeping consistent. The rules themselves are plain functions of a
+Rollout: ``rules.py`` (by phase), ``requests.py`` (the annotation requests); ``output.py`` turns
+the decided status into actions and conditions; ``plan.py`` holds the ladder's order.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from finnexus_operator.constants import BLUE, GREEN
 from finnexus_operator.core.clock import iso, seconds_since
+from finnexus_operator.core.manifests import other
 from finnexus_operator.core.observed import Observed
-from finnexus_operator.core.phases import Phase, Reason, Result
+from finnexus_operator.models.phases import Phase, Reason, Result
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from finnexus_operator.models.status import (
     AnalysisStatus,
@@ -25,14 +26,9 @@ from finnexus_operator.models.status import (
     ScaleDown,
 )
 
-__all__ = ["HISTORY_LIMIT", "Event", "Rollout", "other"]
+__all__ = ["HISTORY_LIMIT", "Event", "Rollout"]
 
 HISTORY_LIMIT = 10
-
-
-def other(color: str) -> str:
-    """The other colour."""
-    return GREEN if color == BLUE else BLUE
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ class Rollout:
             return False, f"0/{want} pods Ready"
         return state.ready >= want, f"{min(state.ready, want)}/{want} pods Ready"
 
-    def record(self, result: Result, reason: str) -> None:
+    def record(self, result: Result, reason: str, *, undo: bool = False) -> None:
         entry = HistoryEntry(
             revision=self.st.candidate_revision or self.rev,
             color=self.st.candidate_color or "",
@@ -95,16 +91,22 @@ class Rollout:
             reason=reason,
             started_at=self.st.candidate_since,
             finished_at=iso(self.now),
+            undo=undo,
         )
         self.st.history = [*self.st.history, entry][-HISTORY_LIMIT:]
 
     # -- transitions ---------------------------------------------------------------------
-    def start_candidate(self, color: str) -> None:
+    def begin_candidate(self, color: str, revision: str, *, undo: bool) -> None:
+        """The bookkeeping every candidate starts with (a new revision or an undo)."""
         self.st.candidate_color = color
-        self.st.candidate_revision = self.rev
+        self.st.candidate_revision = revision
         self.st.candidate_since = iso(self.now)
-        self.st.candidate_undo = False
+        self.st.candidate_undo = undo
         self.st.health_check = HealthStatus()
+
+    def start_candidate(self, color: str) -> None:
+        """The current template becomes the candidate on ``color``."""
+        self.begin_candidate(color, self.rev, undo=False)
         self.st.analysis = None
         self.st.switched_at = None
         if self.st.scale_down is not None and self.st.scale_down.color == color:
@@ -143,7 +145,7 @@ class Rollout:
         assert cand is not None and cand_rev is not None
         old_color, old_rev = self.stable_color, self.st.stable_revision
         undo = self.st.candidate_undo
-        self.record(Result.PROMOTED, why)
+        self.record(Result.PROMOTED, why, undo=undo)
         self.st.active_color = cand
         self.st.stable_revision = cand_rev
         self.st.previous_stable_revision = old_rev

@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["PLACEHOLDERS", "escape_label_value", "render", "unknown_placeholders"]
+from finnexus_operator import constants as c
+from finnexus_operator.core import manifests
+from finnexus_operator.models.status import FinNexusDeploymentStatus
+
+__all__ = ["PLACEHOLDERS", "escape_label_value", "query_values", "render", "unknown_placeholders"]
 
 PLACEHOLDERS = frozenset(
     {"namespace", "name", "color", "revision", "service", "stableColor", "stableService"}
@@ -39,3 +43,15 @@ def render(query: str, values: Mapping[str, str]) -> str:
         return escape_label_value(values[match.group(1) or ""])
 
     return _PATTERN.sub(substitute, query)
+
+
+def query_values(namespace: str, name: str, status: FinNexusDeploymentStatus) -> dict[str, str]:
+    """Values of the placeholders for the current candidate (the active colour when idle)."""
+    color = status.candidate_color or status.active_color or c.BLUE
+    stable = manifests.other(color)
+    return {
+        "namespace": namespace, "name": name, "color": color,
+        "revision": status.candidate_revision or status.stable_revision or "",
+        "service": manifests.colored_name(name, color), "stableColor": stable,
+        "stableService": manifests.colored_name(name, stable),
+    }

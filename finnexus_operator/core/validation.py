@@ -1,8 +1,9 @@
-"""Turn a raw ``spec`` into a validated model, or a message naming the field and the reason."""
+"""Parse a raw ``spec`` once per pass: a validated model, or the reason it cannot be acted on."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,7 +11,17 @@ from pydantic import ValidationError
 from finnexus_operator.core.templating import PLACEHOLDERS, unknown_placeholders
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 
-__all__ = ["validate_spec"]
+__all__ = ["InvalidSpec", "ParsedSpec", "parse_spec"]
+
+
+@dataclass(frozen=True)
+class InvalidSpec:
+    """A spec that cannot be acted on; ``reason`` reads ``spec.<field>: <why>`` (all problems)."""
+
+    reason: str
+
+
+ParsedSpec = FinNexusDeploymentSpec | InvalidSpec
 
 
 def _loc(parts: tuple[int | str, ...]) -> str:
@@ -20,10 +31,10 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return out
 
 
-def validate_spec(raw: Mapping[str, Any] | None) -> FinNexusDeploymentSpec | str:
-    """The parsed spec, or a one-line message: ``spec.<field>: <reason>`` (all problems)."""
+def parse_spec(raw: Mapping[str, Any] | None) -> ParsedSpec:
+    """The parsed spec, or an :class:`InvalidSpec` naming each field and why. Never raises."""
     if not isinstance(raw, Mapping):
-        return "spec: missing"
+        return InvalidSpec("spec: missing")
     try:
         spec = FinNexusDeploymentSpec.model_validate(dict(raw))
     except ValidationError as exc:
@@ -32,13 +43,13 @@ def validate_spec(raw: Mapping[str, Any] | None) -> FinNexusDeploymentSpec | str
             loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
             msg = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{_loc(loc)}: {msg}" if loc else f"spec.{msg}")
-        return "; ".join(problems)
+        return InvalidSpec("; ".join(problems))
     if spec.analysis is not None:
         for i, metric in enumerate(spec.analysis.metrics):
             unknown = unknown_placeholders(metric.query)
             if unknown:
                 names = ", ".join("{{" + u + "}}" for u in unknown)
                 known = ", ".join("{{" + p + "}}" for p in sorted(PLACEHOLDERS))
-                return (f"spec.analysis.metrics[{i}].query: unknown placeholder {names} "
-                        f"(known: {known})")
+                return InvalidSpec(f"spec.analysis.metrics[{i}].query: unknown placeholder "
+                                   f"{names} (known: {known})")
     return spec

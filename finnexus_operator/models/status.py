@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from finnexus_operator.core.phases import Phase
+from finnexus_operator.models.phases import Phase
 
 __all__ = [
     "AnalysisStatus",
@@ -94,6 +94,9 @@ class HistoryEntry(_Model):
     reason: str = Field("", description="Why it ended so.")
     started_at: str | None = Field(None, description="When its rollout started.")
     finished_at: str | None = Field(None, description="When its rollout ended.")
+    undo: bool = Field(
+        False, description="True for an undo: the previous stable revision restored by request.",
+    )
 
 
 class ScaleDown(_Model):

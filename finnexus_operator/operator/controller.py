@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from finnexus_operator import errors
 from finnexus_operator.logs import get_logger
-from finnexus_operator.operator.reconcile import Outcome
+from finnexus_operator.operator.reconcile import PassResult
 
 __all__ = ["Controller"]
 
@@ -25,7 +25,7 @@ Key = tuple[str, str]
 class Controller:
     """Schedules reconcile passes per (namespace, name)."""
 
-    def __init__(self, reconcile: Callable[[str, str], Awaitable[Outcome]], *,
+    def __init__(self, reconcile: Callable[[str, str], Awaitable[PassResult]], *,
                  min_backoff: float = 0.5, max_backoff: float = 60.0) -> None:
         self._reconcile = reconcile
         self._workers: dict[Key, asyncio.Task[None]] = {}

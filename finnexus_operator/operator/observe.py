@@ -13,14 +13,11 @@ from finnexus_operator.adapters.metrics import MetricProvider
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.adapters.routers import ingress_color, service_color
 from finnexus_operator.core import manifests as m
-from finnexus_operator.core import templating
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import DeploymentState, MetricSample, Observed
-from finnexus_operator.core.plan import other
-from finnexus_operator.models.spec import FinNexusDeploymentSpec
-from finnexus_operator.models.status import FinNexusDeploymentStatus
+from finnexus_operator.core.probes import Measurement
 
-__all__ = ["Snapshot", "measure", "observe", "query_values"]
+__all__ = ["Snapshot", "measure", "observe"]
 
 
 class Snapshot:
@@ -36,8 +33,7 @@ def _owned(obj: Mapping[str, Any] | None, uid: str) -> Mapping[str, Any] | None:
     return obj if any(r.get("uid") == uid for r in refs) else None
 
 
-async def observe(store: ObjectStore, body: Mapping[str, Any],
-                  spec: FinNexusDeploymentSpec | None) -> Snapshot:
+async def observe(store: ObjectStore, body: Mapping[str, Any]) -> Snapshot:
     """One concurrent read of everything the resource owns."""
     meta = body.get("metadata") or {}
     ns, name, uid = meta["namespace"], meta["name"], meta.get("uid", "")
@@ -64,6 +60,8 @@ async def observe(store: ObjectStore, body: Mapping[str, Any],
             revision=revision, replicas=int((dep.get("spec") or {}).get("replicas") or 0),
             ready=ready)
     observed = Observed(
+        namespace=ns,
+        name=name,
         generation=int(meta.get("generation") or 1),
         request=(meta.get("annotations") or {}).get(c.ANNOTATION_REQUEST),
         deployments=deployments,
@@ -74,39 +72,20 @@ async def observe(store: ObjectStore, body: Mapping[str, Any],
     return Snapshot(observed, pods)
 
 
-async def _none() -> dict[str, Any] | None:
-    return None
-
-
 def _is(pod: Mapping[str, Any], color: str, revision: str | None) -> bool:
     labels = (pod.get("metadata") or {}).get("labels") or {}
     return labels.get(c.LABEL_COLOR) == color and labels.get(c.LABEL_REVISION) == revision
 
 
-def query_values(namespace: str, name: str, status: FinNexusDeploymentStatus
-                 ) -> dict[str, str]:
-    """Values of the PromQL placeholders for the current candidate."""
-    color = status.candidate_color or status.active_color or c.BLUE
-    stable = other(color)
-    return {
-        "namespace": namespace, "name": name, "color": color,
-        "revision": status.candidate_revision or status.stable_revision or "",
-        "service": m.colored_name(name, color), "stableColor": stable,
-        "stableService": m.colored_name(name, stable),
-    }
-
-
-async def measure(provider: MetricProvider | None, spec: FinNexusDeploymentSpec,
-                  values: Mapping[str, str]) -> list[MetricSample]:
+async def measure(provider: MetricProvider | None, measurement: Measurement
+                  ) -> list[MetricSample]:
     """One measurement round: every metric's query, concurrently."""
-    assert spec.analysis is not None
-    queries = [templating.render(metric.query, values) for metric in spec.analysis.metrics]
+    queries = measurement.queries
     if provider is None:
         missing = QueryResult.error("no Prometheus configured: start the operator with "
                                     "--prometheus-url (FINNEXUS_PROMETHEUS_URL)")
         results: list[QueryResult] = [missing for _ in queries]
     else:
-        results = list(await asyncio.gather(*(provider.query(q) for q in queries)))
-    return [MetricSample(metric.name, result, query) for metric, result, query
-            in zip(spec.analysis.metrics, results, queries, strict=True)]
-
+        results = list(await asyncio.gather(*(provider.query(q.promql) for q in queries)))
+    return [MetricSample(q.name, result, q.promql)
+            for q, result in zip(queries, results, strict=True)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from finnexus_operator.core.phases import Phase
+from finnexus_operator.models.phases import Phase
 
 __all__ = [
     "DECISION_TO_ROUTE",

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from lupa import luajit21
 
-from finnexus_operator.core.phases import Phase, Request
+from finnexus_operator.models.phases import Phase, Request
 from tests.packaging.tools import EXAMPLES
 
 ARGOCD = EXAMPLES / "argocd"

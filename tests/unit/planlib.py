@@ -3,7 +3,8 @@
 The simulator plays kubelet, the Deployment controller and the API server just enough for the
 pure core: Deployments per colour (revision, replicas, Ready pods), the active Service's colour
 and the Ingress backend colour. ``Sim.step`` runs one reconcile pass the way the operator does:
-observe -> due() -> probe (only what is due) -> plan() -> apply actions -> store status.
+the same ``core.passes.run_pass`` (observe -> due() -> probe only what is due -> plan() ->
+apply actions), with a :class:`SimIO` instead of the real cluster; then it stores the status.
 Time only moves when a step says so; nothing sleeps.
 """
 
@@ -26,9 +27,13 @@ from finnexus_operator.core.actions import (
 )
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import DeploymentState, HealthRound, MetricSample, Observed
-from finnexus_operator.core.phases import Phase
-from finnexus_operator.core.plan import Plan, due, plan
+from finnexus_operator.core.passes import run_pass, run_sync
+from finnexus_operator.core.plan import Plan, plan
+from finnexus_operator.core.probes import HealthProbe, Measurement
 from finnexus_operator.core.revision import revision_of
+from finnexus_operator.core.schedule import Due, due
+from finnexus_operator.core.validation import parse_spec
+from finnexus_operator.models.phases import Phase
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -177,6 +182,48 @@ def kinds(actions: Iterable[Action]) -> list[str]:
 
 
 @dataclass
+class SimIO:
+    """``core.passes.PassIO`` over a :class:`Cluster`: the probes answer what the step says."""
+
+    cluster: Cluster
+    health: bool | None = True  # the health round's verdict (None: no round is taken)
+    metrics: Sequence[MetricSample] | None = None  # the measurement round's samples
+    detail: str = "HTTP 503"
+    partial: bool | int = True  # apply all actions, none, or only the first n
+    has_ingress: bool = False
+    asked: Due = field(default_factory=Due)  # what the core asked for in this pass
+
+    async def observe(self) -> Observed:
+        return self.cluster.observe()
+
+    async def probe_health(self, probe: HealthProbe) -> HealthRound | None:
+        self.asked = replace(self.asked, health=probe)
+        if self.health is None:
+            return None
+        return HealthRound(self.health, probe.expected, "" if self.health else self.detail)
+
+    async def measure(self, measurement: Measurement) -> Sequence[MetricSample] | None:
+        self.asked = replace(self.asked, metrics=measurement)
+        return self.metrics
+
+    async def apply(self, decided: Plan) -> None:
+        todo = decided.actions if self.partial is True else decided.actions[:int(self.partial)]
+        self.cluster.apply(todo, has_ingress=self.has_ingress)
+
+
+def decide(raw_spec: Mapping[str, Any] | None, status: FinNexusDeploymentStatus,
+           observed: Observed, now: datetime) -> Plan:
+    """plan() on a raw spec (parsed once, as the reconciler does)."""
+    return plan(parse_spec(raw_spec), status, observed, now)
+
+
+def due_now(raw_spec: Mapping[str, Any] | None, status: FinNexusDeploymentStatus,
+            observed: Observed, now: datetime) -> Due:
+    """due() on a raw spec."""
+    return due(parse_spec(raw_spec), status, observed, now)
+
+
+@dataclass
 class Sim:
     """Drives plan() pass by pass against a Cluster, with a controllable clock."""
 
@@ -203,14 +250,10 @@ class Sim:
             self.cluster.request = request
         if ready:
             self.cluster.pods_ready()
-        obs = self.cluster.observe()
-        d = due(self.spec, self.status, obs, self.now)
-        hr = HealthRound(health, self.spec.get("replicas", 1), "" if health else detail) if (
-            d.health and health is not None) else None
-        obs = self.cluster.observe(hr, metrics if d.metrics else None)
-        result = plan(self.spec, self.status, obs, self.now)
-        actions = result.actions if apply is True else result.actions[:int(apply)]
-        self.cluster.apply(actions, has_ingress="ingress" in self.spec)
+        io = SimIO(self.cluster, health=health, metrics=metrics, detail=detail, partial=apply,
+                   has_ingress="ingress" in self.spec)
+        now = self.now
+        result = run_sync(run_pass(parse_spec(self.spec), self.status, io, lambda: now))
         if store:
             self.status = result.status
         self.last = result

@@ -6,19 +6,19 @@ import asyncio
 
 from finnexus_operator import errors
 from finnexus_operator.operator.controller import Controller
-from finnexus_operator.operator.reconcile import Outcome
+from finnexus_operator.operator.reconcile import PassResult
 
 
 async def test_conflicts_are_retried_until_a_pass_succeeds() -> None:
     calls: list[float] = []
     done = asyncio.Event()
 
-    async def reconcile(namespace: str, name: str) -> Outcome:
+    async def reconcile(namespace: str, name: str) -> PassResult:
         calls.append(asyncio.get_running_loop().time())
         if len(calls) < 3:
             raise errors.Conflict("409", status=409)
         done.set()
-        return Outcome(None)
+        return PassResult(None)
 
     controller = Controller(reconcile, min_backoff=0.01, max_backoff=0.05)
     controller.notify("ns", "web")
@@ -32,13 +32,13 @@ async def test_requeue_after_runs_the_next_pass_without_an_event() -> None:
     passes = 0
     done = asyncio.Event()
 
-    async def reconcile(namespace: str, name: str) -> Outcome:
+    async def reconcile(namespace: str, name: str) -> PassResult:
         nonlocal passes
         passes += 1
         if passes == 3:
             done.set()
-            return Outcome(None)
-        return Outcome(0.01)
+            return PassResult(None)
+        return PassResult(0.01)
 
     controller = Controller(reconcile)
     controller.notify("ns", "web")
@@ -52,14 +52,14 @@ async def test_passes_for_one_object_never_overlap_and_events_wake_the_worker() 
     overlap = False
     passes = 0
 
-    async def reconcile(namespace: str, name: str) -> Outcome:
+    async def reconcile(namespace: str, name: str) -> PassResult:
         nonlocal running, overlap, passes
         running += 1
         overlap = overlap or running > 1
         await asyncio.sleep(0.02)
         running -= 1
         passes += 1
-        return Outcome(60.0)  # only an event brings the next pass this soon
+        return PassResult(60.0)  # only an event brings the next pass this soon
 
     controller = Controller(reconcile)
     for _ in range(5):
@@ -79,10 +79,10 @@ async def test_passes_for_one_object_never_overlap_and_events_wake_the_worker() 
 async def test_the_echo_of_our_own_status_write_is_ignored() -> None:
     passes = 0
 
-    async def reconcile(namespace: str, name: str) -> Outcome:
+    async def reconcile(namespace: str, name: str) -> PassResult:
         nonlocal passes
         passes += 1
-        return Outcome(60.0, resource_version="42")
+        return PassResult(60.0, resource_version="42")
 
     controller = Controller(reconcile)
     controller.notify("ns", "web")
@@ -100,13 +100,13 @@ async def test_a_crashing_pass_is_logged_and_retried() -> None:
     passes = 0
     done = asyncio.Event()
 
-    async def reconcile(namespace: str, name: str) -> Outcome:
+    async def reconcile(namespace: str, name: str) -> PassResult:
         nonlocal passes
         passes += 1
         if passes == 1:
             raise RuntimeError("boom")
         done.set()
-        return Outcome(None)
+        return PassResult(None)
 
     controller = Controller(reconcile, min_backoff=0.01)
     controller.notify("ns", "web")

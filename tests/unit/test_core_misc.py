@@ -19,7 +19,7 @@ from finnexus_operator.core.templating import (
     render,
     unknown_placeholders,
 )
-from finnexus_operator.core.validation import validate_spec
+from finnexus_operator.core.validation import InvalidSpec, parse_spec
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from tests.unit.planlib import V1, make_spec, template
 
@@ -134,7 +134,7 @@ def test_revision_shape(value: Any) -> None:
 
 # -- validation ---------------------------------------------------------------------------------
 def test_valid_spec_gets_defaults() -> None:
-    spec = validate_spec({"template": V1})
+    spec = parse_spec({"template": V1})
     assert isinstance(spec, FinNexusDeploymentSpec)
     assert spec.replicas == 1 and spec.service.port == 80 and spec.service.target_port == "http"
     assert spec.health_check.path == "/health" and spec.health_check.interval_seconds == 5
@@ -146,7 +146,7 @@ def test_valid_spec_gets_defaults() -> None:
 
 
 def test_analysis_and_ingress_defaults() -> None:
-    spec = validate_spec({"template": V1, "ingress": {"host": "h"}, "analysis": {
+    spec = parse_spec({"template": V1, "ingress": {"host": "h"}, "analysis": {
         "metrics": [{"name": "e", "query": "q", "max": 1}]}})
     assert isinstance(spec, FinNexusDeploymentSpec)
     assert spec.analysis is not None and spec.ingress is not None
@@ -194,24 +194,27 @@ def test_analysis_and_ingress_defaults() -> None:
      "spec.promotion.scaleDownDelaySeconds"),
 ])
 def test_validation_message_names_the_field(raw: Any, field: str) -> None:
-    message = validate_spec(raw)
-    assert isinstance(message, str), message
+    invalid = parse_spec(raw)
+    assert isinstance(invalid, InvalidSpec), invalid
+    message = invalid.reason
     assert field in message
     assert "\n" not in message
 
 
 def test_unknown_placeholder_message_lists_the_known_ones() -> None:
-    message = validate_spec(make_spec(analysis_spec={"metrics": [
+    invalid = parse_spec(make_spec(analysis_spec={"metrics": [
         {"name": "e", "query": "{{pod}} {{node}}", "max": 1}]}))
-    assert isinstance(message, str)
+    assert isinstance(invalid, InvalidSpec)
+    message = invalid.reason
     assert "{{pod}}, {{node}}" in message
     for p in PLACEHOLDERS:
         assert "{{" + p + "}}" in message
 
 
 def test_every_problem_is_reported() -> None:
-    message = validate_spec({"template": V1, "replicas": 0, "progressDeadlineSeconds": 0})
-    assert isinstance(message, str)
+    invalid = parse_spec({"template": V1, "replicas": 0, "progressDeadlineSeconds": 0})
+    assert isinstance(invalid, InvalidSpec)
+    message = invalid.reason
     assert "spec.replicas" in message and "spec.progressDeadlineSeconds" in message
 
 
@@ -221,7 +224,7 @@ LABELS = {"app.kubernetes.io/name": "backend", "app.kubernetes.io/managed-by": "
 
 
 def parsed(**kw: Any) -> FinNexusDeploymentSpec:
-    spec = validate_spec(make_spec(V1, **kw))
+    spec = parse_spec(make_spec(V1, **kw))
     assert isinstance(spec, FinNexusDeploymentSpec), spec
     return spec
 
@@ -298,7 +301,7 @@ def test_ingress_manifest_optional_fields() -> None:
     raw["ingress"] = {"host": "api.example.com", "path": "/api", "pathType": "Exact",
                       "className": "nginx", "tlsSecretName": "api-tls",
                       "annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": "true"}}
-    spec = validate_spec(raw)
+    spec = parse_spec(raw)
     assert isinstance(spec, FinNexusDeploymentSpec)
     ing = mf.ingress(OWNER, "green", spec)
     assert ing["spec"]["ingressClassName"] == "nginx"

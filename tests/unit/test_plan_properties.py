@@ -14,20 +14,36 @@ import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finnexus_operator.core.actions import EnsureDeployment, ScaleDeployment
+from finnexus_operator.core.manifests import other
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import DeploymentState, HealthRound, MetricSample, Observed
-from finnexus_operator.core.phases import Phase
-from finnexus_operator.core.plan import due, other, plan
+from finnexus_operator.core.passes import run_pass, run_sync
+from finnexus_operator.core.plan import Plan
+from finnexus_operator.core.probes import HealthProbe, Measurement
 from finnexus_operator.core.revision import revision_of
+from finnexus_operator.core.schedule import Due, due
+from finnexus_operator.core.validation import parse_spec
+from finnexus_operator.models.phases import Phase
 from finnexus_operator.models.status import FinNexusDeploymentStatus
-from tests.unit.planlib import METRICS, T0, V1, V2, V3, Cluster, analysis, make_spec
+from tests.unit.planlib import (
+    METRICS,
+    T0,
+    V1,
+    V2,
+    V3,
+    Cluster,
+    analysis,
+    decide,
+    due_now,
+    make_spec,
+)
 
 TEMPLATES = (V1, V2, V3)
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
@@ -163,11 +179,136 @@ def warm(params: dict[str, Any], history: list[Step]) -> list[Step]:
     return [*settle, dataclasses.replace(PERFECT, template=1), *history]
 
 
+@dataclass
+class WorldIO:
+    """``core.passes.PassIO`` over the World for one step: the probes answer what the step
+    says, and ``apply`` checks the decided plan before it applies the actions (maybe only
+    some), checking the traffic property after every single one."""
+
+    w: World
+    step: Step
+    raw: dict[str, Any]
+    status: FinNexusDeploymentStatus  # the stored status this pass starts from
+    now: datetime
+    observed: Observed | None = None
+    health: HealthRound | None = None
+    metrics: list[MetricSample] | None = None
+    asked: Due = field(default_factory=Due)
+    applied: int = 0
+
+    def clock(self) -> datetime:
+        return self.now
+
+    async def observe(self) -> Observed:
+        self.observed = self.w.cluster.observe()
+        return self.observed
+
+    async def probe_health(self, probe: HealthProbe) -> HealthRound | None:
+        self.asked = dataclasses.replace(self.asked, health=probe)
+        if self.step.health is None:
+            return None
+        replicas = self.w.params["replicas"]
+        assert probe.expected == replicas
+        self.health = HealthRound(self.step.health, replicas,
+                                  "" if self.step.health else "HTTP 503")
+        # the simulator's own health bookkeeping (what it fed to plan()). The round counts for
+        # this pass's decisions; but when the status write is lost, later passes cannot know
+        # the round happened, so the streak goes back to what it was (a lost failure is
+        # forgotten exactly as a lost success is).
+        cand = self.status.candidate_color
+        assert cand is not None and probe.color == cand
+        key = (cand, self.w.cluster.deployments[cand].revision)
+        assert key[1] == self.status.candidate_revision == probe.revision
+        streak = self.w.streak.get(key, 0) + 1 if self.health.ok else 0
+        if streak >= self.w.params["success"]:
+            self.w.verified.add(key)
+        if not self.step.lost_status:
+            self.w.streak[key] = streak
+        return self.health
+
+    async def measure(self, measurement: Measurement) -> list[MetricSample] | None:
+        self.asked = dataclasses.replace(self.asked, metrics=measurement)
+        assert [q.name for q in measurement.queries] == [m["name"] for m in METRICS]
+        self.metrics = []
+        for kind, m in zip(self.step.measures, METRICS, strict=True):
+            r = result_of(kind, m)
+            if r is not None:
+                self.metrics.append(MetricSample(str(m["name"]), r))
+        return self.metrics
+
+    async def apply(self, p: Plan) -> None:
+        check_plan(self, p)
+        n = len(p.actions) if self.step.partial is None else min(self.step.partial,
+                                                                 len(p.actions))
+        for action in p.actions[:n]:
+            self.w.apply(action)
+        self.applied = n
+
+
+def check_plan(io: WorldIO, p: Plan) -> None:
+    """The properties of one decided plan, before any of its actions is applied."""
+    w, step, raw, status, now = io.w, io.step, io.raw, io.status, io.now
+    assert io.observed is not None
+    obs = dataclasses.replace(io.observed, health=io.health,
+                              metrics=None if io.metrics is None else tuple(io.metrics))
+    a_spec = w.params["analysis"]
+    # the pass asked for exactly the probes due() names
+    assert io.asked == due(parse_spec(raw), status, io.observed, now)
+
+    # (d) never raises; (f) pure and deterministic: same inputs, same plan, inputs intact
+    before = status.model_dump()
+    assert p == decide(raw, status, obs, now)
+    again = decide(copy.deepcopy(raw), status.model_copy(deep=True), obs, now)
+    assert p == again
+    assert status.model_dump() == before, "plan() mutated its input status"
+
+    # (c) an invalid spec touches nothing
+    if step.invalid:
+        assert p.actions == ()
+        assert p.status.phase is Phase.INVALID
+    else:
+        assert p.status.phase is not None and p.status.phase is not Phase.INVALID
+        # a phase is "in progress" exactly when there is a candidate
+        assert (p.status.candidate_color is not None) == p.status.phase.in_progress, (
+            p.status.phase, p.status.candidate_color, p.status.message)
+        # a request is acted on once and removed
+        has_clear = any(type(a).__name__ == "ClearRequest" for a in p.actions)
+        assert has_clear == (obs.request is not None)
+
+    # (e) missing data never promotes
+    metrics = io.metrics
+    all_pass = metrics is not None and all(k == "pass" for k in step.measures)
+    akey = (status.candidate_color, status.candidate_revision, status.candidate_since)
+    if metrics is not None and status.phase is Phase.ANALYZING:
+        w.passes[akey] = w.passes.get(akey, 0) + all_pass
+    if not step.invalid and status.phase is Phase.ANALYZING and (
+        p.status.phase is Phase.ANALYZING and p.status.analysis is not None
+    ):
+        assert p.status.analysis.passed <= w.passes.get(akey, 0), (
+            "a round with NoData/Error/Fail was counted as passing")
+    new_entries = p.status.history[len(status.history):] if len(p.status.history) > len(
+        status.history) else ([p.status.history[-1]] if p.status.history and (
+            not status.history or p.status.history[-1] != status.history[-1]) else [])
+    for entry in new_entries:
+        if entry.result != "Promoted":
+            continue
+        if entry.reason.startswith("analysis passed"):
+            assert a_spec is not None
+            assert metrics is not None and all_pass, "promoted on a round that did not pass"
+            assert w.passes.get(akey, 0) >= a_spec["checks"]
+        elif entry.reason == "switched":
+            assert a_spec is None or status.stable_revision is None, (
+                "a non-first revision skipped the analysis")
+        else:
+            assert entry.reason in ("undo", "promoted by request, analysis skipped",
+                                    "analysis removed from the spec"), entry.reason
+            assert entry.reason != "analysis removed from the spec" or a_spec is None
+
+
 def run(params: dict[str, Any], history: list[Step]) -> None:
     w = World(params)
     now = T0
     replicas = params["replicas"]
-    a_spec = params["analysis"]
     for step in history:
         if step.template is not None and step.template != w.template:
             w.template = step.template
@@ -180,93 +321,13 @@ def run(params: dict[str, Any], history: list[Step]) -> None:
         if step.request is not None:
             w.cluster.request = step.request
         status = w.status
-        d = due(raw, status, w.cluster.observe(), now)
-        health = None
-        if d.health and step.health is not None:
-            health = HealthRound(step.health, replicas, "" if step.health else "HTTP 503")
-        metrics = None
-        all_pass = False
-        if d.metrics:
-            metrics = []
-            for kind, m in zip(step.measures, METRICS, strict=True):
-                r = result_of(kind, m)
-                if r is not None:
-                    metrics.append(MetricSample(str(m["name"]), r))
-            all_pass = all(k == "pass" for k in step.measures)
-        obs = w.cluster.observe(health, metrics)
-
-        # (d) never raises; (f) pure and deterministic: same inputs, same plan, inputs intact
-        before = status.model_dump()
-        p = plan(raw, status, obs, now)
-        again = plan(copy.deepcopy(raw), status.model_copy(deep=True), obs, now)
-        assert p == again
-        assert status.model_dump() == before, "plan() mutated its input status"
-        assert d == due(raw, status, obs, now)
-
-        # (c) an invalid spec touches nothing
-        if step.invalid:
-            assert p.actions == ()
-            assert p.status.phase is Phase.INVALID
-        else:
-            assert p.status.phase is not None and p.status.phase is not Phase.INVALID
-            # a phase is "in progress" exactly when there is a candidate
-            assert (p.status.candidate_color is not None) == p.status.phase.in_progress, (
-                p.status.phase, p.status.candidate_color, p.status.message)
-            # a request is acted on once and removed
-            has_clear = any(type(a).__name__ == "ClearRequest" for a in p.actions)
-            assert has_clear == (obs.request is not None)
-
-        # the simulator's own health bookkeeping (what it fed to plan()). The round counts for
-        # this pass's decisions; but when the status write is lost, later passes cannot know
-        # the round happened, so the streak goes back to what it was (a lost failure is
-        # forgotten exactly as a lost success is).
-        if health is not None:
-            cand = status.candidate_color
-            assert cand is not None
-            key = (cand, w.cluster.deployments[cand].revision)
-            assert key[1] == status.candidate_revision
-            streak = w.streak.get(key, 0) + 1 if health.ok else 0
-            if streak >= params["success"]:
-                w.verified.add(key)
-            if not step.lost_status:
-                w.streak[key] = streak
-
-        # (e) missing data never promotes
-        akey = (status.candidate_color, status.candidate_revision, status.candidate_since)
-        if metrics is not None and status.phase is Phase.ANALYZING:
-            w.passes[akey] = w.passes.get(akey, 0) + all_pass
-        if not step.invalid and status.phase is Phase.ANALYZING and (
-            p.status.phase is Phase.ANALYZING and p.status.analysis is not None
-        ):
-            assert p.status.analysis.passed <= w.passes.get(akey, 0), (
-                "a round with NoData/Error/Fail was counted as passing")
-        new_entries = p.status.history[len(status.history):] if len(p.status.history) > len(
-            status.history) else ([p.status.history[-1]] if p.status.history and (
-                not status.history or p.status.history[-1] != status.history[-1]) else [])
-        for entry in new_entries:
-            if entry.result != "Promoted":
-                continue
-            if entry.reason.startswith("analysis passed"):
-                assert a_spec is not None
-                assert metrics is not None and all_pass, "promoted on a round that did not pass"
-                assert w.passes.get(akey, 0) >= a_spec["checks"]
-            elif entry.reason == "switched":
-                assert a_spec is None or status.stable_revision is None, (
-                    "a non-first revision skipped the analysis")
-            else:
-                assert entry.reason in ("undo", "promoted by request, analysis skipped",
-                                        "analysis removed from the spec"), entry.reason
-                assert entry.reason != "analysis removed from the spec" or a_spec is None
-
-        # apply the actions (maybe only some), checking (a) after every single one
-        n = len(p.actions) if step.partial is None else min(step.partial, len(p.actions))
-        for action in p.actions[:n]:
-            w.apply(action)
+        io = WorldIO(w, step, raw, status, now)
+        p = run_sync(run_pass(parse_spec(raw), status, io, io.clock))
         if not step.lost_status:
             w.status = p.status
 
         # (b) while a candidate exists, the colour traffic can return to keeps its replicas
-        if n == len(p.actions) and not step.invalid:
+        if io.applied == len(p.actions) and not step.invalid:
             for action in p.actions:
                 if isinstance(action, ScaleDeployment) and action.replicas < replicas:
                     for s in (status, p.status):
@@ -403,10 +464,10 @@ def test_plan_never_raises_on_garbage_status_and_observations(
     raw = w.spec()
     status = FinNexusDeploymentStatus.model_validate(raw_status)
     now = T0 + timedelta(seconds=offset)
-    due(raw, status, obs, now)
-    p = plan(raw, status, obs, now)
+    due_now(raw, status, obs, now)
+    p = decide(raw, status, obs, now)
     assert p.status.phase is not None
-    assert p == plan(raw, status, obs, now)
+    assert p == decide(raw, status, obs, now)
     if p.status.phase is not Phase.INVALID:
         assert p.actions, "a valid spec always ensures at least the Services"
 
@@ -421,10 +482,10 @@ def test_garbage_spec_is_invalid_and_touches_nothing(
     raw: dict[str, Any] | None, raw_status: dict[str, Any], obs: Observed
 ) -> None:
     status = FinNexusDeploymentStatus.model_validate(raw_status)
-    p = plan(raw, status, obs, T0)
+    p = decide(raw, status, obs, T0)
     assert p.actions == () and p.status.phase is Phase.INVALID and p.status.message
-    assert due(raw, status, obs, T0).health is False
-    repeat = plan(raw, p.status, obs, T0)
+    assert due_now(raw, status, obs, T0) == Due()
+    repeat = decide(raw, p.status, obs, T0)
     assert repeat.events == ()  # the Event is recorded once, not on every pass
 
 
@@ -444,10 +505,10 @@ def test_repeating_a_pass_without_new_observations_is_stable(
             w.template = step.template
         raw = w.spec()
         evolve_pods(w.cluster, step.ready)
-        p = plan(raw, w.status, w.cluster.observe(), now)
+        p = decide(raw, w.status, w.cluster.observe(), now)
         w.cluster.apply(p.actions, has_ingress=params["ingress"])
         w.status = p.status
-        q = plan(raw, w.status, w.cluster.observe(), now)
+        q = decide(raw, w.status, w.cluster.observe(), now)
         if p.status.phase is not Phase.ROLLING_BACK:
             assert q.status.phase is p.status.phase
             assert q.actions == p.actions

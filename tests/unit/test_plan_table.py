@@ -1,4 +1,4 @@
-"""Tables over plan(): every phase transition and request of DESIGN.md §2.
+"""Tables over decide(): every phase transition and request of DESIGN.md §2.
 
 Each test drives the pure core through ``planlib.Sim`` (a deterministic fake cluster that
 applies the actions) and checks one rule: the phase, the actions and their order, the status
@@ -20,9 +20,9 @@ from finnexus_operator.core.actions import (
 )
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import DeploymentState, HealthRound, Observed
-from finnexus_operator.core.phases import Phase
-from finnexus_operator.core.plan import HISTORY_LIMIT, due, plan
 from finnexus_operator.core.revision import revision_of
+from finnexus_operator.core.rollout import HISTORY_LIMIT
+from finnexus_operator.models.phases import Phase
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 from tests.unit.planlib import (
     BLUE,
@@ -39,6 +39,8 @@ from tests.unit.planlib import (
     Cluster,
     Sim,
     analysis,
+    decide,
+    due_now,
     good,
     kinds,
     make_spec,
@@ -171,7 +173,7 @@ def test_candidate_waits_for_ready_pods_before_health_checks(
     sim = reach("deploying", analysis_spec=None)
     sim.cluster.pods_ready(GREEN, ready)
     obs = sim.cluster.observe()
-    assert due(sim.spec, sim.status, obs, sim.now).health is (ready == 2)
+    assert bool(due_now(sim.spec, sim.status, obs, sim.now).health) is (ready == 2)
     p = sim.step(ready=False)
     assert p.status.phase is phase
     assert message in p.status.message
@@ -267,8 +269,8 @@ def test_health_is_probed_only_at_the_interval() -> None:
     sim = reach("verifying", analysis_spec=None, interval=5, success=3)
     obs = sim.cluster.observe()
     last = sim.now - timedelta(seconds=1)  # the Verifying step probed one second ago
-    assert not due(sim.spec, sim.status, obs, last + timedelta(seconds=4)).health
-    assert due(sim.spec, sim.status, obs, last + timedelta(seconds=5)).health
+    assert not due_now(sim.spec, sim.status, obs, last + timedelta(seconds=4)).health
+    assert due_now(sim.spec, sim.status, obs, last + timedelta(seconds=5)).health
 
 
 # -- manual gate and switch ---------------------------------------------------------------------
@@ -385,10 +387,10 @@ def test_measurement_is_due_only_at_the_analysis_interval() -> None:
     sim = switched_sim(make_spec(V1, analysis_spec=analysis(intervalSeconds=10)))
     obs = sim.cluster.observe()
     switched = sim.now - timedelta(seconds=1)
-    assert not due(sim.spec, sim.status, obs, switched + timedelta(seconds=9)).metrics
-    assert due(sim.spec, sim.status, obs, switched + timedelta(seconds=10)).metrics
+    assert not due_now(sim.spec, sim.status, obs, switched + timedelta(seconds=9)).metrics
+    assert due_now(sim.spec, sim.status, obs, switched + timedelta(seconds=10)).metrics
     # a pass without measurements changes no counters
-    p = plan(sim.spec, sim.status, obs, switched + timedelta(seconds=5))
+    p = decide(sim.spec, sim.status, obs, switched + timedelta(seconds=5))
     assert p.status.analysis == sim.status.analysis
 
 
@@ -423,7 +425,7 @@ def test_rolled_back_only_after_traffic_is_back_and_candidate_is_scaled_to_zero(
             sim.cluster.ingress = BLUE
     if scale:
         sim.cluster.deployments[GREEN] = DeploymentState(R2, 0, 0)
-    p = plan(sim.spec, sim.status, sim.cluster.observe(), sim.now)
+    p = decide(sim.spec, sim.status, sim.cluster.observe(), sim.now)
     assert p.status.phase is (Phase.ROLLED_BACK if done else Phase.ROLLING_BACK)
     if done:
         assert p.status.candidate_color is None and p.status.active_color == BLUE
@@ -491,9 +493,9 @@ def test_old_colour_is_scaled_down_only_after_the_delay(delay: int) -> None:
     assert p.status.scale_down is not None and p.status.scale_down.color == BLUE
     assert sim.cluster.deployments[BLUE].replicas == 2
     for t in range(delay):
-        q = plan(sim.spec, p.status, sim.cluster.observe(), promoted + timedelta(seconds=t))
+        q = decide(sim.spec, p.status, sim.cluster.observe(), promoted + timedelta(seconds=t))
         assert not any(a.startswith("Scale:blue") for a in kinds(q.actions)), t
-    q = plan(sim.spec, p.status, sim.cluster.observe(), promoted + timedelta(seconds=delay))
+    q = decide(sim.spec, p.status, sim.cluster.observe(), promoted + timedelta(seconds=delay))
     assert "Scale:blue:0" in kinds(q.actions)
     assert q.status.scale_down is None
     assert "OldColorScaledDown" in [e.reason for e in q.events]
@@ -684,11 +686,11 @@ def test_invalid_spec_touches_nothing_and_names_the_field(
 
 def test_invalid_spec_none_and_changed_message_emits_a_new_event() -> None:
     status = FinNexusDeploymentStatus()
-    p = plan(None, status, Cluster().observe(), T0)
+    p = decide(None, status, Cluster().observe(), T0)
     assert p.status.message == "spec: missing" and p.actions == ()
-    p2 = plan(make_spec(replicas=0), p.status, Cluster().observe(), T0)
+    p2 = decide(make_spec(replicas=0), p.status, Cluster().observe(), T0)
     assert [e.reason for e in p2.events] == ["InvalidSpec"]
-    p3 = plan(make_spec(replicas=0), p2.status, Cluster().observe(), T0)
+    p3 = decide(make_spec(replicas=0), p2.status, Cluster().observe(), T0)
     assert p3.events == ()
 
 
@@ -885,7 +887,7 @@ def test_requeue_bounded_while_in_progress() -> None:
 def test_health_round_is_ignored_outside_deploying_and_verifying() -> None:
     sim = reach("analyzing")
     obs = sim.cluster.observe(HealthRound(False, 2, "boom"), good())
-    p = plan(sim.spec, sim.status, obs, sim.now)
+    p = decide(sim.spec, sim.status, obs, sim.now)
     assert p.status.phase is Phase.ANALYZING
 
 
@@ -900,7 +902,7 @@ def test_promote_request_is_refused_while_paused() -> None:
     observed = Observed(request="promote", deployments={
         "blue": DeploymentState("old", 1, 1), "green": DeploymentState(rev, 1, 1)},
         active_service_color="blue")
-    result = plan({"template": tmpl, "paused": True, "promotion": {"auto": False}}, status,
+    result = decide({"template": tmpl, "paused": True, "promotion": {"auto": False}}, status,
                   observed, datetime(2026, 1, 1, tzinfo=UTC))
     assert result.status.phase == "AwaitingPromotion" and result.status.active_color == "blue"
     assert any(e.reason == "RequestIgnored" and "paused" in e.message for e in result.events)
@@ -921,5 +923,5 @@ def test_an_owned_ingress_is_removed_only_when_spec_ingress_is(
     status = FinNexusDeploymentStatus(phase="Stable", active_color="blue", stable_revision=rev)
     observed = Observed(deployments={"blue": DeploymentState(rev, 1, 1)},
                         active_service_color="blue", ingress_present=present)
-    result = plan(spec, status, observed, datetime(2026, 1, 1, tzinfo=UTC))
+    result = decide(spec, status, observed, datetime(2026, 1, 1, tzinfo=UTC))
     assert any(isinstance(a, RemoveIngress) for a in result.actions) is removed

@@ -1,4 +1,8 @@
-"""Phases, condition types and condition/event reasons: one module, one vocabulary."""
+"""Phases, condition types and condition/event reasons: one module, one vocabulary.
+
+It sits with the models (below the core) because the status model is typed by :class:`Phase`;
+every Event reason and condition reason the operator writes is a member of :class:`Reason`.
+"""
 
 from __future__ import annotations
 
@@ -83,3 +87,8 @@ class Reason(StrEnum):
     REQUEST_IGNORED = "RequestIgnored"
     UNDO = "Undo"
     STABLE = "Stable"
+    OWNERSHIP_CONFLICT = "OwnershipConflict"  # an object of our name exists and is not ours
+    # condition-only reasons (Available / Degraded)
+    TRAFFIC_SERVED = "TrafficServed"
+    NO_TRAFFIC = "NoTraffic"
+    AS_EXPECTED = "AsExpected"

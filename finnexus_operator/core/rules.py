@@ -1,0 +1,208 @@
+"""The phase rules of the ladder, grouped by phase; each is a function of the pass's Rollout.
+
+``plan.ladder`` calls them in order (request, idle / rolling back / supersede / progress,
+scale-down expiry); within a phase every rule is a guard ladder in which a rejection comes
+before any promotion.
+"""
+
+from __future__ import annotations
+
+from finnexus_operator import constants as c
+from finnexus_operator.core import analysis
+from finnexus_operator.core.clock import iso
+from finnexus_operator.core.manifests import other
+from finnexus_operator.core.rollout import Rollout
+from finnexus_operator.models.phases import Phase, Reason, Result
+from finnexus_operator.models.status import HealthStatus
+
+__all__ = [
+    "analyzing",
+    "deploying_or_verifying",
+    "expire_scale_down",
+    "idle",
+    "progress",
+    "rolling_back",
+    "supersede",
+]
+
+
+# -- no candidate --------------------------------------------------------------------------
+def idle(r: Rollout) -> None:
+    """No candidate: settle, or start one."""
+    rev = r.rev
+    if rev == r.st.stable_revision or rev == r.st.rejected_revision:
+        _settle(r)
+    elif r.spec.paused:
+        phase = r.st.phase if r.st.stable_revision else Phase.PENDING
+        if phase is not None and phase.in_progress:
+            # A paused supersede dropped the candidate: an in-progress phase without a
+            # candidate would be a lie (and Progressing would disagree with it).
+            phase = Phase.PENDING
+        r.enter(phase or Phase.PENDING, f"paused: revision {rev} waits for "
+                "spec.paused=false", Reason.PAUSED)
+    elif r.st.active_color is None:
+        # No active colour on record. If the Service already routes somewhere (a first
+        # switch whose status write was lost), build the candidate beside that colour
+        # rather than replacing the template under live traffic.
+        live = r.obs.active_service_color
+        r.start_candidate(other(live) if live in c.COLORS and live is not None else c.BLUE)
+    else:
+        r.start_candidate(other(r.st.active_color))
+
+
+def _settle(r: Rollout) -> None:
+    """Idle phase for the current template: Stable, RolledBack or Failed."""
+    st = r.st
+    if r.rev == st.stable_revision:
+        if st.phase is not Phase.STABLE:
+            r.enter(Phase.STABLE, f"{r.rev} stable on {st.active_color}", Reason.STABLE)
+    elif st.stable_revision is None:
+        if st.phase is not Phase.FAILED:
+            r.enter(Phase.FAILED, f"{r.rev} was rejected; change the template or "
+                    "request a retry", Reason.FAILED, warning=True)
+    elif st.phase is Phase.STABLE and st.history and st.history[-1].undo:
+        pass  # an undo promoted the previous revision; the template stays rejected
+    elif st.phase is not Phase.ROLLED_BACK:
+        r.enter(Phase.ROLLED_BACK, f"{r.rev} was rejected; traffic stays on "
+                f"{st.active_color} ({st.stable_revision})", Reason.ROLLED_BACK, warning=True)
+
+
+def expire_scale_down(r: Rollout) -> None:
+    """Drop a pending scale-down once due (the actions then scale that colour to 0)."""
+    sd = r.st.scale_down
+    if sd is None:
+        return
+    if sd.color in (r.st.active_color, r.st.candidate_color):
+        r.st.scale_down = None
+    elif r.elapsed(sd.after) >= 0:
+        r.event(Reason.SCALED_DOWN, f"scaled {sd.color} to 0 after the scale-down delay")
+        r.st.scale_down = None
+
+
+# -- a candidate that is no longer the template --------------------------------------------
+def supersede(r: Rollout) -> None:
+    old = r.st.candidate_revision
+    switched = r.st.active_color == r.st.candidate_color
+    r.record(Result.SUPERSEDED, f"superseded by {r.rev}")
+    r.event(Reason.SUPERSEDED, f"candidate {old} superseded by {r.rev}"
+            + ("; traffic returned to the stable colour first" if switched else ""))
+    if r.stable_color is not None:
+        r.st.active_color = r.stable_color
+    r.clear_candidate()
+    r.st.analysis = None
+    idle(r)
+
+
+# -- RollingBack ---------------------------------------------------------------------------
+def rolling_back(r: Rollout) -> None:
+    """RolledBack once traffic is on the stable colour and the candidate is scaled to 0."""
+    stable, cand = r.stable_color, r.st.candidate_color
+    ingress_ok = r.spec.ingress is None or r.obs.ingress_color == stable
+    state = r.obs.deployments.get(cand) if cand else None
+    if r.obs.active_service_color == stable and ingress_ok and (
+        state is None or state.replicas == 0
+    ):
+        reason = r.st.message.removeprefix(f"rolling back {r.st.candidate_revision}: ")
+        rev = r.st.candidate_revision
+        r.clear_candidate()
+        r.enter(Phase.ROLLED_BACK, f"{rev} rolled back; traffic on {stable} "
+                f"({r.st.stable_revision}): {reason}", Reason.ROLLED_BACK, warning=True)
+
+
+# -- the candidate's own phases --------------------------------------------------------------
+def progress(r: Rollout) -> None:
+    phase = r.st.phase
+    if phase in (Phase.DEPLOYING, Phase.VERIFYING):
+        deploying_or_verifying(r)
+    elif phase is Phase.AWAITING_PROMOTION:
+        pass  # waits for a promote (or abort) request
+    elif phase is Phase.ANALYZING:
+        analyzing(r)
+    else:  # a candidate with an unexpected phase (hand-edited status): start over
+        r.enter(Phase.DEPLOYING, f"deploying {r.st.candidate_revision}", Reason.DEPLOYING)
+
+
+def deploying_or_verifying(r: Rollout) -> None:
+    """Deploying until every candidate pod is Ready, then Verifying by health rounds."""
+    ready, pods = r.candidate_state_ready()
+    deadline = r.spec.progress_deadline_seconds
+    if not ready:
+        if r.st.phase is Phase.VERIFYING:
+            r.st.health_check = HealthStatus()
+        if not r.spec.paused and r.elapsed(r.st.candidate_since) > deadline:
+            r.reject(f"progress deadline exceeded: {pods} within {deadline}s")
+            return
+        r.enter(Phase.DEPLOYING, f"deploying {r.st.candidate_revision} as "
+                f"{r.st.candidate_color}: {pods}", Reason.DEPLOYING)
+        return
+    if r.st.candidate_undo and r.st.phase is Phase.DEPLOYING and (
+        r.st.health_check.consecutive_successes == 0 and r.obs.health is None
+    ) and r.elapsed(r.st.candidate_since) == 0:
+        r.switch()  # instant undo: the previous colour is still Ready
+        return
+    hc, spec = r.st.health_check, r.spec.health_check
+    health = r.obs.health
+    if health is not None:
+        if health.ok:
+            hc = HealthStatus(consecutive_successes=hc.consecutive_successes + 1,
+                              last_error=hc.last_error, last_probe_time=iso(r.now))
+        else:
+            hc = HealthStatus(consecutive_failures=hc.consecutive_failures + 1,
+                              last_error=health.detail, last_probe_time=iso(r.now))
+        r.st.health_check = hc
+    if hc.consecutive_failures >= spec.failure_threshold:
+        r.reject(f"health checks failed {hc.consecutive_failures} consecutive rounds "
+                 f"(failureThreshold {spec.failure_threshold}): {hc.last_error}")
+        return
+    if hc.consecutive_successes >= spec.success_threshold:
+        _healthy(r)
+        return
+    if not r.spec.paused and r.elapsed(r.st.candidate_since) > deadline:
+        r.reject(f"progress deadline exceeded: not healthy within {deadline}s "
+                 f"({hc.consecutive_successes}/{spec.success_threshold} passing rounds)")
+        return
+    r.enter(Phase.VERIFYING, f"health checks {hc.consecutive_successes}/"
+            f"{spec.success_threshold} passing rounds on {pods.split(' ')[0]} pods"
+            + (f"; last error: {hc.last_error}" if hc.consecutive_failures else ""),
+            Reason.CANDIDATE_READY)
+
+
+def _healthy(r: Rollout) -> None:
+    """Healthy: switch, wait for a promote request, or hold while paused."""
+    first = r.st.stable_revision is None
+    # paused freezes the first revision's switch too (DESIGN §2: "freezes progress");
+    # an undo is an explicit request and, like abort, is not held back by paused.
+    if r.st.candidate_undo or (first and not r.spec.paused):
+        r.switch()
+    elif not first and not r.spec.promotion.auto:
+        r.enter(Phase.AWAITING_PROMOTION, f"{r.st.candidate_revision} is healthy on "
+                f"{r.st.candidate_color}; waiting for a promote request",
+                Reason.AWAITING_PROMOTION)
+    elif r.spec.paused:
+        r.enter(Phase.VERIFYING, f"{r.st.candidate_revision} is healthy; paused "
+                "before the traffic switch", Reason.PAUSED)
+    else:
+        r.switch()
+
+
+def analyzing(r: Rollout) -> None:
+    """One measurement round (when one was taken): breach rejects, enough passes promote."""
+    if r.spec.analysis is None:  # analysis removed mid-rollout: nothing left to gate
+        r.promote("analysis removed from the spec")
+        return
+    samples = r.obs.metrics
+    if samples is None:
+        return
+    outcome = analysis.evaluate_round(r.spec.analysis, r.st.analysis, samples, iso(r.now))
+    r.st.analysis = outcome.status
+    label = analysis.round_label(outcome.status)
+    if outcome.breach is not None:
+        r.event(Reason.ANALYSIS_FAILED, outcome.breach, warning=True)
+        r.reject(outcome.breach)
+        return
+    if outcome.done and not r.spec.paused:
+        r.event(Reason.ANALYSIS_PASSED, f"{label}: {outcome.summary}")
+        r.promote(f"analysis passed {outcome.status.passed}/{outcome.status.checks} rounds")
+        return
+    suffix = "; paused: not promoting" if outcome.done else ""
+    r.st.message = f"{label}: {outcome.summary}{suffix}"
