@@ -6,10 +6,14 @@
     │   ├── Conflict             409 (stale write or AlreadyExists): retried
     │   ├── Invalid              422 (includes a failed JSON-patch test)
     │   └── ApiUnavailable       connection refused, timeout, 5xx: retried
-    └── OwnershipError           an object we would write exists and is not ours
+    ├── OwnershipError           an object we would write exists and is not ours
+    └── ConfigError              the operator's own wiring is inconsistent (an unknown
+                                 traffic router or metric provider): fails at start
 
 ``finnexus_operator.operator.reconcile`` is the one place that decides what is retried
 (ApiError with a retryable status) and what is reported and waited out (OwnershipError).
+A ConfigError is raised by the registries (``adapters.routers``, ``adapters.metrics``) and
+checked when the operator starts, so it never surfaces mid-rollout.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "ApiError",
     "ApiUnavailable",
+    "ConfigError",
     "Conflict",
     "FinNexusError",
     "Invalid",
@@ -62,3 +67,7 @@ class ApiUnavailable(ApiError):
 
 class OwnershipError(FinNexusError):
     """An object the operator would write exists without our ownerReference."""
+
+
+class ConfigError(FinNexusError):
+    """The operator's configuration names something no registry knows (a router, a provider)."""

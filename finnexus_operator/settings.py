@@ -1,7 +1,9 @@
 """One settings object, from command-line flags and ``FINNEXUS_*`` environment variables.
 
 Flags win over environment variables, which win over defaults. The Prometheus endpoint is
-operator configuration only: a CR author can never make the operator call a URL.
+operator configuration only: a CR author can never make the operator call a URL. The metric
+backend is chosen by name from the registry :data:`~finnexus_operator.adapters.metrics.PROVIDERS`;
+an unknown name is rejected here, so the CLI exits 2 before anything starts.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from finnexus_operator.adapters.metrics import PROVIDERS
 
 __all__ = ["Settings", "add_run_arguments", "settings_from"]
 
@@ -22,6 +26,7 @@ class Settings:
 
     namespaces: tuple[str, ...] = ()
     all_namespaces: bool = False
+    metrics_provider: str = "prometheus"  # a name in adapters.metrics.PROVIDERS
     prometheus_url: str | None = None
     prometheus_token: str | None = field(default=None, repr=False)  # a secret: never logged
     prometheus_token_file: str | None = None
@@ -50,6 +55,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     scope.add_argument("--all-namespaces", "-A", action="store_true", default=None,
                        help="watch every namespace (the default when no namespace is given) "
                        "[FINNEXUS_ALL_NAMESPACES]")
+    add("--metrics-provider", help="metric backend for analysis, one of: "
+        f"{', '.join(sorted(PROVIDERS))} (default prometheus) [FINNEXUS_METRICS_PROVIDER]")
     add("--prometheus-url", help="Prometheus base URL for analysis [FINNEXUS_PROMETHEUS_URL]")
     add("--prometheus-token-file", help="file with a bearer token for Prometheus, re-read on "
         "each query [FINNEXUS_PROMETHEUS_TOKEN_FILE; or the token in FINNEXUS_PROMETHEUS_TOKEN]")
@@ -105,6 +112,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     settings = Settings(
         namespaces=tuple(namespaces),
         all_namespaces=all_ns,
+        metrics_provider=pick(args.metrics_provider, "METRICS_PROVIDER") or "prometheus",
         prometheus_url=pick(args.prometheus_url, "PROMETHEUS_URL"),
         prometheus_token=env.get("FINNEXUS_PROMETHEUS_TOKEN") or None,
         prometheus_token_file=pick(args.prometheus_token_file, "PROMETHEUS_TOKEN_FILE"),
@@ -121,6 +129,9 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     )
     if settings.log_format not in ("auto", "json", "console"):
         raise ValueError(f"log format {settings.log_format!r}: expected auto, json or console")
+    if settings.metrics_provider not in PROVIDERS:
+        raise ValueError(f"unknown --metrics-provider {settings.metrics_provider!r}; "
+                         f"known: {', '.join(sorted(PROVIDERS))}")
     if settings.prometheus_url and not settings.prometheus_url.startswith(("http://", "https://")):
         raise ValueError(f"--prometheus-url {settings.prometheus_url!r}: expected http(s)://...")
     if settings.prometheus_timeout <= 0:

@@ -1,9 +1,11 @@
 """HTTP health checks of the candidate's pods: ``GET http://<podIP>:<port><path>``.
 
-Only pods that carry the candidate's name, colour and revision labels are probed, only at
-their own IP (parsed as an IP address: never a host name), on a port the pod itself declares.
-Every probe has a timeout; all probes of a round run concurrently, so a hanging pod costs
-``timeoutSeconds`` once and never blocks other objects.
+:meth:`HealthProber.run` executes one :class:`~finnexus_operator.core.probes.HealthProbe`
+the core asked for and reports a :class:`~finnexus_operator.core.observed.HealthRound`.
+Only pods that carry the candidate's name, colour and revision labels (:func:`pod_matches`)
+are probed, only at their own IP (parsed as an IP address: never a host name), on a port the
+pod itself declares. Every probe has a timeout; all probes of a round run concurrently, so a
+hanging pod costs ``timeoutSeconds`` once and never blocks other objects.
 """
 
 from __future__ import annotations
@@ -17,8 +19,19 @@ import aiohttp
 
 from finnexus_operator import constants as c
 from finnexus_operator.core.observed import HealthRound
+from finnexus_operator.core.probes import HealthProbe
 
-__all__ = ["HealthProber", "is_ready", "pod_port"]
+__all__ = ["HealthProber", "is_ready", "pod_matches", "pod_port"]
+
+
+def pod_matches(pod: Mapping[str, Any], name: str, color: str, revision: str | None) -> bool:
+    """The pod carries the resource's name, colour and revision labels (the one pod predicate).
+
+    A ``revision`` of None matches only pods without a revision label.
+    """
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    return (labels.get(c.LABEL_NAME) == name and labels.get(c.LABEL_COLOR) == color
+            and labels.get(c.LABEL_REVISION) == revision)
 
 
 def is_ready(pod: Mapping[str, Any]) -> bool:
@@ -62,21 +75,28 @@ class HealthProber:
             )
         return self._session
 
-    async def probe_round(
-        self, pods: Sequence[Mapping[str, Any]], *, name: str, color: str, revision: str,
-        port: int | str, path: str, timeout: float, expected: int,
-    ) -> HealthRound:
-        """One round: every Ready candidate pod must answer 2xx; fewer than ``expected`` fails."""
-        mine = [p for p in pods if _labels_match(p, name, color, revision) and is_ready(p)]
-        if len(mine) < expected:
-            return HealthRound(False, len(mine), f"{len(mine)}/{expected} candidate pods Ready")
+    async def run(self, probe: HealthProbe, pods: Sequence[Mapping[str, Any]]) -> HealthRound:
+        """One round: every Ready candidate pod must answer 2xx; fewer than expected fails."""
+        mine = [p for p in pods
+                if pod_matches(p, probe.name, probe.color, probe.revision) and is_ready(p)]
+        if len(mine) < probe.expected:
+            return HealthRound(False, len(mine),
+                               f"{len(mine)}/{probe.expected} candidate pods Ready")
         results = await asyncio.gather(
-            *(self._probe(p, port, path, timeout) for p in mine))
+            *(self._probe(p, probe.port, probe.path, probe.timeout) for p in mine))
         failures = [r for r in results if r]
         if failures:
             return HealthRound(False, len(mine), f"{len(failures)}/{len(mine)} pods failed: "
                                f"{failures[0]}")
         return HealthRound(True, len(mine))
+
+    async def probe_round(
+        self, pods: Sequence[Mapping[str, Any]], *, name: str, color: str, revision: str,
+        port: int | str, path: str, timeout: float, expected: int,
+    ) -> HealthRound:
+        """Transitional keyword form of :meth:`run`, until reconcile passes a HealthProbe."""
+        return await self.run(HealthProbe(name, color, revision, port, path, timeout, expected),
+                              pods)
 
     async def _probe(self, pod: Mapping[str, Any], port: int | str, path: str,
                      timeout: float) -> str:
@@ -103,9 +123,3 @@ class HealthProber:
             return f"pod {pod_name} {ip}:{number}{path}: timeout after {timeout:g}s"
         except aiohttp.ClientError as exc:
             return f"pod {pod_name} {ip}:{number}{path}: {type(exc).__name__}: {exc}"
-
-
-def _labels_match(pod: Mapping[str, Any], name: str, color: str, revision: str) -> bool:
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return (labels.get(c.LABEL_NAME) == name and labels.get(c.LABEL_COLOR) == color
-            and labels.get(c.LABEL_REVISION) == revision)

@@ -1,19 +1,39 @@
-"""The metric-backend boundary: the :class:`MetricProvider` Protocol and its registry.
+"""The metric-backend boundary: the :class:`MetricProvider` Protocol, its registry, measure().
 
-The operator asks a provider for one instant query at a time and always gets a
-:class:`~finnexus_operator.core.measurement.QueryResult` back; providers translate their
-library's failures into ``Error`` results instead of raising. Prometheus is the only backend
-today; a new one is a class with the same two methods plus an entry in :data:`PROVIDERS`.
+The core hands the adapters a :class:`~finnexus_operator.core.probes.Measurement` (each
+metric's name and rendered PromQL); :func:`measure` runs its queries concurrently through the
+configured provider and returns one :class:`~finnexus_operator.core.observed.MetricSample` per
+metric. A provider answers every query with a
+:class:`~finnexus_operator.core.measurement.QueryResult` and translates its library's failures
+into ``Error`` results instead of raising.
+
+Adding a backend: a class with the Protocol's two methods (``query``, ``close``) in its own
+module, a factory ``(Settings) -> MetricProvider | None`` that builds it from its own settings
+(None when its endpoint is not configured), and an entry in :data:`PROVIDERS` under the name
+``--metrics-provider`` / ``FINNEXUS_METRICS_PROVIDER`` selects. Prometheus is the only backend
+today. An unknown name is rejected when the settings are read, never replaced by a default.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from finnexus_operator import errors
 from finnexus_operator.adapters.prometheus import PrometheusProvider
 from finnexus_operator.core.measurement import QueryResult
+from finnexus_operator.core.observed import MetricSample
+from finnexus_operator.core.probes import Measurement
 
-__all__ = ["PROVIDERS", "MetricProvider", "make_provider"]
+if TYPE_CHECKING:  # settings validates --metrics-provider against PROVIDERS: no import cycle
+    from finnexus_operator.settings import Settings
+
+__all__ = ["NO_PROVIDER", "PROVIDERS", "MetricProvider", "ProviderFactory", "make_provider",
+           "measure"]
+
+NO_PROVIDER = ("no Prometheus configured: start the operator with --prometheus-url "
+               "(FINNEXUS_PROMETHEUS_URL)")
 
 
 @runtime_checkable
@@ -29,16 +49,49 @@ class MetricProvider(Protocol):
         ...
 
 
-PROVIDERS: dict[str, type[MetricProvider]] = {
-    "prometheus": PrometheusProvider,
+ProviderFactory = Callable[["Settings"], "MetricProvider | None"]
+"""Builds a provider from the settings; None when its endpoint is not configured."""
+
+
+def _prometheus(settings: Settings) -> MetricProvider | None:
+    if not settings.prometheus_url:
+        return None
+    return PrometheusProvider(
+        settings.prometheus_url,
+        token=None if settings.prometheus_token_file else settings.prometheus_token,
+        token_file=settings.prometheus_token_file, ca_file=settings.prometheus_ca_file,
+        verify_tls=not settings.prometheus_insecure_skip_verify,
+        timeout=settings.prometheus_timeout)
+
+
+PROVIDERS: dict[str, ProviderFactory] = {
+    "prometheus": _prometheus,
 }
 
 
-def make_provider(kind: str, **options: Any) -> MetricProvider:
-    """Build the provider registered under ``kind`` with its keyword ``options``."""
+def make_provider(settings: Settings) -> MetricProvider | None:
+    """The provider ``settings.metrics_provider`` names; None when it has no endpoint."""
     try:
-        cls = PROVIDERS[kind]
+        factory = PROVIDERS[settings.metrics_provider]
     except KeyError:
         known = ", ".join(sorted(PROVIDERS))
-        raise ValueError(f"unknown metric provider {kind!r}; known: {known}") from None
-    return cls(**options)
+        raise errors.ConfigError(f"unknown --metrics-provider {settings.metrics_provider!r}; "
+                                 f"known: {known}") from None
+    return factory(settings)
+
+
+async def measure(provider: MetricProvider | None, measurement: Measurement
+                  ) -> list[MetricSample]:
+    """One measurement round: every metric's query, concurrently, in the request's order.
+
+    With no provider every metric gets an ``Error`` result (:data:`NO_PROVIDER`): a gate
+    that cannot be measured is never passed.
+    """
+    queries = measurement.queries
+    if provider is None:
+        missing = QueryResult.error(NO_PROVIDER)
+        results: list[QueryResult] = [missing for _ in queries]
+    else:
+        results = list(await asyncio.gather(*(provider.query(q.promql) for q in queries)))
+    return [MetricSample(q.name, result, q.promql)
+            for q, result in zip(queries, results, strict=True)]

@@ -15,7 +15,7 @@ from finnexus_operator import constants as c
 from finnexus_operator import errors
 from finnexus_operator.adapters.kube import KubeClient, api_path
 
-__all__ = ["KINDS", "ObjectStore", "collection_path", "is_subset", "object_path"]
+__all__ = ["KINDS", "ObjectStore", "collection_path", "is_owned_by", "is_subset", "object_path"]
 
 KINDS: dict[str, tuple[str, str]] = {  # kind -> (apiVersion, plural)
     "Deployment": ("apps/v1", "deployments"),
@@ -46,8 +46,9 @@ def is_subset(want: Any, have: Any) -> bool:
     return bool(want == have)
 
 
-def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+def is_owned_by(obj: Mapping[str, Any] | None, uid: str) -> bool:
+    """``obj`` exists and carries an ownerReference to ``uid`` (the one owner check)."""
+    refs = ((obj or {}).get("metadata") or {}).get("ownerReferences") or []
     return any(ref.get("uid") == uid for ref in refs)
 
 
@@ -91,7 +92,7 @@ class ObjectStore:
         return self._cache[path]
 
     def _check_owner(self, obj: Mapping[str, Any], kind: str) -> None:
-        if not _owned_by(obj, self.owner_uid):
+        if not is_owned_by(obj, self.owner_uid):
             meta = obj.get("metadata") or {}
             raise errors.OwnershipError(
                 f"{kind} {meta.get('namespace')}/{meta.get('name')} exists and is not owned by "

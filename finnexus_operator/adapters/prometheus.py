@@ -22,7 +22,7 @@ from yarl import URL
 from finnexus_operator import __version__
 from finnexus_operator.core.measurement import QueryResult
 
-__all__ = ["NAN", "NO_SERIES", "PrometheusProvider", "parse_query_response"]
+__all__ = ["NAN", "NO_SERIES", "PrometheusProvider", "display_url", "parse_query_response"]
 
 _SNIPPET = 200
 _USER_AGENT = f"finnexus-operator/{__version__}"
@@ -109,6 +109,18 @@ def parse_query_response(body: Any) -> QueryResult:
     return QueryResult.error(f"unknown resultType {result_type!r} from Prometheus")
 
 
+def _base_url(parsed: URL) -> tuple[URL, str]:
+    """The URL without credentials, query and fragment; and its path prefix ("" for "/")."""
+    base = parsed.with_user(None).with_query(None).with_fragment(None)
+    prefix = base.path.rstrip("/")
+    return base.with_path(prefix), prefix
+
+
+def display_url(url: str) -> str:
+    """A Prometheus URL as :attr:`PrometheusProvider.url` shows it: no credentials, safe to log."""
+    return str(_base_url(URL(url.strip()))[0])
+
+
 def _describe_connect_error(exc: aiohttp.ClientConnectorError) -> str:
     where = f"{exc.host}:{exc.port}"
     os_error = exc.os_error
@@ -145,10 +157,8 @@ class PrometheusProvider:
             if parsed.user is not None
             else None
         )
-        base = parsed.with_user(None).with_query(None).with_fragment(None)
-        prefix = base.path.rstrip("/")
-        self._base = base.with_path(prefix)
-        self._endpoint = base.with_path(prefix + "/api/v1/query")
+        self._base, prefix = _base_url(parsed)
+        self._endpoint = self._base.with_path(prefix + "/api/v1/query")
         self._token = token
         self._token_file = token_file
         self._ca_file = ca_file

@@ -30,9 +30,17 @@ class ResourceClient:
     async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.kube.get(self.path(namespace, name))
 
-    async def write_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        """Merge-patch ``.status`` through the status subresource (None values delete keys)."""
-        await self.kube.patch(self.path(namespace, name, "status"), {"status": dict(status)})
+    async def write_status(self, namespace: str, name: str, status: Mapping[str, Any]
+                           ) -> str | None:
+        """Merge-patch ``.status`` through the status subresource (None values delete keys).
+
+        Returns the resourceVersion of the written object (None if the answer has none), so
+        the caller can recognise the watch event of its own write.
+        """
+        written = await self.kube.patch(self.path(namespace, name, "status"),
+                                        {"status": dict(status)})
+        rv = (written.get("metadata") or {}).get("resourceVersion")
+        return str(rv) if rv is not None else None
 
     async def clear_request(self, namespace: str, name: str, value: str) -> bool:
         """Remove the request annotation if it still holds ``value`` (a newer one is kept)."""

@@ -1,17 +1,22 @@
 """Traffic routers: where production traffic goes, behind one small Protocol.
 
-A router *observes* which colour it sends traffic to and *ensures* a colour; ensure is a no-op
-when the colour already holds. ``service`` (the active Service's selector) and ``ingress`` (the
-Ingress backend) exist today; a Gateway API HTTPRoute router would be one more entry in
-:data:`ROUTERS`. An unknown router name is an error, never a silent fallback.
+A router names the object it routes with (:meth:`TrafficRouter.target`), *observes* which
+colour that object sends traffic to, and *ensures* a colour; ensure is a no-op when the colour
+already holds. ``ingress`` (the Ingress backend) and ``service`` (the active Service's
+selector) exist today. :func:`router_kinds` says which a spec needs, :data:`ROUTERS` maps each
+kind to its factory; a Gateway API HTTPRoute router would be one more class, one more row in
+``_NEEDED`` and one more entry in :data:`ROUTERS`. An unknown kind is a
+:class:`~finnexus_operator.errors.ConfigError` (:func:`check_routers` runs at start), never a
+silent fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from finnexus_operator import constants as c
+from finnexus_operator import errors
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.core import manifests as m
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
@@ -19,16 +24,20 @@ from finnexus_operator.models.spec import FinNexusDeploymentSpec
 __all__ = [
     "ROUTERS",
     "IngressRouter",
+    "RouterFactory",
     "ServiceRouter",
     "TrafficRouter",
+    "check_routers",
     "ingress_color",
     "make_routers",
+    "routed_colors",
+    "router_kinds",
     "service_color",
 ]
 
 
 def service_color(current: Mapping[str, Any] | None) -> str | None:
-    """The colour a Service selects (None when absent)."""
+    """The colour a Service selects (None when absent): the active and the preview Service."""
     if current is None:
         return None
     return ((current.get("spec") or {}).get("selector") or {}).get(c.LABEL_COLOR)
@@ -48,11 +57,21 @@ class TrafficRouter(Protocol):
 
     kind: str
 
+    def target(self) -> tuple[str, str]:
+        """The object this router writes and observes: (kind, name) in the owner's namespace."""
+        ...
+
     def observe(self, current: Mapping[str, Any] | None) -> str | None:
-        """The colour the routing object currently sends traffic to (None: absent/foreign)."""
+        """The colour ``current`` (the target, if it is ours) sends traffic to; None: absent."""
+        ...
 
     async def ensure(self, color: str) -> bool:
         """Route to ``color``; True when something was written."""
+        ...
+
+
+RouterFactory = Callable[[ObjectStore, Mapping[str, Any], FinNexusDeploymentSpec], TrafficRouter]
+"""Builds a router for one pass from the pass's store, the owner reference and the spec."""
 
 
 class ServiceRouter:
@@ -63,6 +82,9 @@ class ServiceRouter:
     def __init__(self, store: ObjectStore, owner: Mapping[str, Any],
                  spec: FinNexusDeploymentSpec) -> None:
         self._store, self._owner, self._spec = store, owner, spec
+
+    def target(self) -> tuple[str, str]:
+        return "Service", m.active_service_name(self._owner["name"])
 
     def observe(self, current: Mapping[str, Any] | None) -> str | None:
         return service_color(current)
@@ -81,6 +103,9 @@ class IngressRouter:
                  spec: FinNexusDeploymentSpec) -> None:
         self._store, self._owner, self._spec = store, owner, spec
 
+    def target(self) -> tuple[str, str]:
+        return "Ingress", self._owner["name"]
+
     def observe(self, current: Mapping[str, Any] | None) -> str | None:
         return ingress_color(self._owner["name"], current)
 
@@ -88,17 +113,53 @@ class IngressRouter:
         return await self._store.ensure(m.ingress(self._owner, color, self._spec))
 
 
-ROUTERS: dict[str, type[ServiceRouter] | type[IngressRouter]] = {
+ROUTERS: dict[str, RouterFactory] = {
     "ingress": IngressRouter,
     "service": ServiceRouter,
 }
 
+# Every router kind a spec can need, in switching order (external traffic moves first), with
+# when it is needed. router_kinds() and check_routers() both read this one table.
+_NEEDED: tuple[tuple[str, Callable[[FinNexusDeploymentSpec], bool]], ...] = (
+    ("ingress", lambda spec: spec.ingress is not None),
+    ("service", lambda spec: True),
+)
 
-def make_routers(store: ObjectStore, owner: Mapping[str, Any], spec: FinNexusDeploymentSpec
-                 ) -> list[TrafficRouter]:
-    """The routers a spec needs, Ingress first (external traffic moves first)."""
-    kinds = (["ingress"] if spec.ingress is not None else []) + ["service"]
-    unknown = [k for k in kinds if k not in ROUTERS]
-    if unknown:
-        raise ValueError(f"unknown traffic router {unknown[0]!r}; known: {sorted(ROUTERS)}")
-    return [ROUTERS[k](store, owner, spec) for k in kinds]
+
+def router_kinds(spec: FinNexusDeploymentSpec) -> list[str]:
+    """The router kinds a spec needs, in switching order: Ingress first when it has one."""
+    return [kind for kind, needed in _NEEDED if needed(spec)]
+
+
+def _unknown(kinds: Sequence[str], registry: Mapping[str, RouterFactory]) -> errors.ConfigError:
+    missing = ", ".join(repr(k) for k in kinds)
+    known = ", ".join(sorted(registry)) or "none"
+    return errors.ConfigError(f"unknown traffic router {missing}; known: {known}")
+
+
+def check_routers(registry: Mapping[str, RouterFactory] = ROUTERS) -> None:
+    """Every kind :func:`router_kinds` can return is registered (run once at start)."""
+    missing = [kind for kind, _ in _NEEDED if kind not in registry]
+    if missing:
+        raise _unknown(missing, registry)
+
+
+def make_routers(store: ObjectStore, owner: Mapping[str, Any], spec: FinNexusDeploymentSpec,
+                 registry: Mapping[str, RouterFactory] = ROUTERS) -> list[TrafficRouter]:
+    """The routers a spec needs, in :func:`router_kinds` order."""
+    kinds = router_kinds(spec)
+    missing = [kind for kind in kinds if kind not in registry]
+    if missing:
+        raise _unknown(missing, registry)
+    return [registry[kind](store, owner, spec) for kind in kinds]
+
+
+def routed_colors(routers: Sequence[TrafficRouter],
+                  objects: Mapping[tuple[str, str], Mapping[str, Any] | None]
+                  ) -> dict[str, str | None]:
+    """Each router's observed colour by kind, from ``objects`` keyed by router target.
+
+    ``objects`` holds what the caller read (and found owned) for each target; a target that is
+    missing from it is observed as absent.
+    """
+    return {router.kind: router.observe(objects.get(router.target())) for router in routers}

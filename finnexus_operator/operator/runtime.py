@@ -9,6 +9,8 @@ from prometheus_client import start_http_server
 from finnexus_operator.adapters.health import HealthProber
 from finnexus_operator.adapters.kube import KubeClient, load_api_client
 from finnexus_operator.adapters.metrics import MetricProvider, make_provider
+from finnexus_operator.adapters.prometheus import display_url
+from finnexus_operator.adapters.routers import check_routers
 from finnexus_operator.logs import get_logger
 from finnexus_operator.operator.controller import Controller
 from finnexus_operator.operator.reconcile import Reconciler
@@ -30,15 +32,12 @@ class Runtime:
         self.provider: MetricProvider | None = None
 
     async def start(self) -> None:
+        """Check the registries, then build the clients; a ConfigError stops the start."""
         s = self.settings
+        check_routers()
         api_client = self._api_client or load_api_client(s.kubeconfig)
-        if s.prometheus_url:
-            self.provider = make_provider(
-                "prometheus", url=s.prometheus_url,
-                token=None if s.prometheus_token_file else s.prometheus_token,
-                token_file=s.prometheus_token_file, ca_file=s.prometheus_ca_file,
-                verify_tls=not s.prometheus_insecure_skip_verify, timeout=s.prometheus_timeout)
-        else:
+        self.provider = make_provider(s)
+        if self.provider is None:
             log.warning("no --prometheus-url: resources with spec.analysis will see query "
                         "errors and be rolled back, never promoted")
         self.reconciler = Reconciler(KubeClient(api_client), prober=HealthProber(),
@@ -47,7 +46,9 @@ class Runtime:
         if s.metrics_port:
             start_http_server(s.metrics_port)
         log.info("operator started", namespaces=list(s.namespaces) or "all",
-                 prometheus=getattr(self.provider, "url", None), metrics_port=s.metrics_port)
+                 metrics_provider=s.metrics_provider,
+                 prometheus=display_url(s.prometheus_url) if s.prometheus_url else None,
+                 metrics_port=s.metrics_port)
 
     async def stop(self) -> None:
         if self.controller is not None:

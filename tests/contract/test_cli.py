@@ -75,6 +75,8 @@ def test_run_process_serves_liveness_metrics_and_json_logs(
 @pytest.mark.parametrize("argv, message", [
     (["--prometheus-url", "prometheus:9090"], "expected http(s)://"),
     (["--prometheus-timeout", "0"], "must be positive"),
+    (["--metrics-provider", "x"], "finnexus-operator: unknown --metrics-provider 'x'; known: "
+     "prometheus"),
 ])
 def test_run_rejects_bad_flags(argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "finnexus_operator", "run", *argv],

@@ -16,8 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from finnexus_operator.adapters.metrics import PROVIDERS, MetricProvider, make_provider
-from finnexus_operator.adapters.prometheus import PrometheusProvider
+from finnexus_operator.adapters.prometheus import PrometheusProvider, display_url
 from finnexus_operator.core.measurement import Outcome, QueryResult
 
 TS = 1700000000.123
@@ -324,17 +323,13 @@ def test_tls_settings_are_kept_and_repr_is_safe() -> None:
     )
 
 
-def test_make_provider() -> None:
-    provider = make_provider("prometheus", url="http://127.0.0.1:9090", timeout=1.0)
-    assert isinstance(provider, PrometheusProvider)
-    assert isinstance(provider, MetricProvider)
-    assert set(PROVIDERS) == {"prometheus"}
-
-
-def test_make_provider_unknown_kind() -> None:
-    with pytest.raises(ValueError) as info:
-        make_provider("datadog", url="http://x")
-    assert str(info.value) == "unknown metric provider 'datadog'; known: prometheus"
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://127.0.0.1:9090", "http://127.0.0.1:9090"),
+    (" http://prom:9090/ ", "http://prom:9090"),
+    ("https://user:secret@prom.example/x/y/?q=1#f", "https://prom.example/x/y"),
+])
+def test_display_url_is_the_provider_url_without_credentials(url: str, shown: str) -> None:
+    assert display_url(url) == shown == PrometheusProvider(url).url
 
 
 def test_query_result_invariants() -> None:
