@@ -90,14 +90,6 @@ class HealthProber:
                                f"{failures[0]}")
         return HealthRound(True, len(mine))
 
-    async def probe_round(
-        self, pods: Sequence[Mapping[str, Any]], *, name: str, color: str, revision: str,
-        port: int | str, path: str, timeout: float, expected: int,
-    ) -> HealthRound:
-        """Transitional keyword form of :meth:`run`, until reconcile passes a HealthProbe."""
-        return await self.run(HealthProbe(name, color, revision, port, path, timeout, expected),
-                              pods)
-
     async def _probe(self, pod: Mapping[str, Any], port: int | str, path: str,
                      timeout: float) -> str:
         """Empty string on success, else the reason."""

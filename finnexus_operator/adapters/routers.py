@@ -28,22 +28,20 @@ __all__ = [
     "ServiceRouter",
     "TrafficRouter",
     "check_routers",
-    "ingress_color",
     "make_routers",
     "routed_colors",
     "router_kinds",
-    "service_color",
 ]
 
 
-def service_color(current: Mapping[str, Any] | None) -> str | None:
+def _service_color(current: Mapping[str, Any] | None) -> str | None:
     """The colour a Service selects (None when absent): the active and the preview Service."""
     if current is None:
         return None
     return ((current.get("spec") or {}).get("selector") or {}).get(c.LABEL_COLOR)
 
 
-def ingress_color(name: str, current: Mapping[str, Any] | None) -> str | None:
+def _ingress_color(name: str, current: Mapping[str, Any] | None) -> str | None:
     """The colour whose Service is the backend of Ingress ``name`` (None when absent)."""
     for rule in ((current or {}).get("spec") or {}).get("rules") or []:
         for path in (rule.get("http") or {}).get("paths") or []:
@@ -87,7 +85,7 @@ class ServiceRouter:
         return "Service", m.active_service_name(self._owner["name"])
 
     def observe(self, current: Mapping[str, Any] | None) -> str | None:
-        return service_color(current)
+        return _service_color(current)
 
     async def ensure(self, color: str) -> bool:
         name = m.active_service_name(self._owner["name"])
@@ -107,7 +105,7 @@ class IngressRouter:
         return "Ingress", self._owner["name"]
 
     def observe(self, current: Mapping[str, Any] | None) -> str | None:
-        return ingress_color(self._owner["name"], current)
+        return _ingress_color(self._owner["name"], current)
 
     async def ensure(self, color: str) -> bool:
         return await self._store.ensure(m.ingress(self._owner, color, self._spec))

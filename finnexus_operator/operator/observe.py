@@ -1,4 +1,4 @@
-"""Read what plan() needs: owned Deployments, Services, Ingress, the pods; run due probes."""
+"""Read what plan() needs: owned Deployments, the routes (through the routers), the pods."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from finnexus_operator import constants as c
-from finnexus_operator.adapters.health import is_ready
+from finnexus_operator.adapters.health import is_ready, pod_matches
 from finnexus_operator.adapters.kube import api_path
-from finnexus_operator.adapters.metrics import MetricProvider
-from finnexus_operator.adapters.objects import ObjectStore
-from finnexus_operator.adapters.routers import ingress_color, service_color
+from finnexus_operator.adapters.objects import ObjectStore, is_owned_by
+from finnexus_operator.adapters.routers import (
+    IngressRouter,
+    ServiceRouter,
+    make_routers,
+    routed_colors,
+)
 from finnexus_operator.core import manifests as m
-from finnexus_operator.core.measurement import QueryResult
-from finnexus_operator.core.observed import DeploymentState, MetricSample, Observed
-from finnexus_operator.core.probes import Measurement
+from finnexus_operator.core.observed import DeploymentState, Observed
+from finnexus_operator.models.spec import FinNexusDeploymentSpec
 
-__all__ = ["Snapshot", "measure", "observe"]
+__all__ = ["Snapshot", "observe"]
 
 
 class Snapshot:
@@ -28,64 +31,44 @@ class Snapshot:
         self.pods = pods
 
 
-def _owned(obj: Mapping[str, Any] | None, uid: str) -> Mapping[str, Any] | None:
-    refs = ((obj or {}).get("metadata") or {}).get("ownerReferences") or []
-    return obj if any(r.get("uid") == uid for r in refs) else None
-
-
-async def observe(store: ObjectStore, body: Mapping[str, Any]) -> Snapshot:
-    """One concurrent read of everything the resource owns."""
+async def observe(store: ObjectStore, body: Mapping[str, Any],
+                  spec: FinNexusDeploymentSpec | None) -> Snapshot:
+    """One concurrent read of everything the resource owns; routes are read by the routers
+    (none for an invalid spec: plan() then looks at no route)."""
     meta = body.get("metadata") or {}
     ns, name, uid = meta["namespace"], meta["name"], meta.get("uid", "")
-    colors = c.COLORS
+    owner = {"name": name, "namespace": ns, "uid": uid}
+    routers = make_routers(store, owner, spec) if spec is not None else []
+    targets = list(dict.fromkeys([*(r.target() for r in routers), ("Ingress", name)]))
     deps = await asyncio.gather(
-        *(store.read("Deployment", ns, m.colored_name(name, color)) for color in colors))
-    svc, ing = await asyncio.gather(
-        store.read("Service", ns, m.active_service_name(name)),
-        store.read("Ingress", ns, name))
+        *(store.read("Deployment", ns, m.colored_name(name, color)) for color in c.COLORS))
+    found = await asyncio.gather(*(store.read(kind, ns, obj) for kind, obj in targets))
+    owned = {t: obj if is_owned_by(obj, uid) else None
+             for t, obj in zip(targets, found, strict=True)}
     listed = await store.kube.list(api_path("v1", "pods", ns),
                                    label_selector=f"{c.LABEL_NAME}={name}")
     pods = [p for p in listed if ((p.get("metadata") or {}).get("labels") or {}).get(
         c.LABEL_NAME) == name]
     deployments: dict[str, DeploymentState] = {}
-    for color, found in zip(colors, deps, strict=True):
-        dep = _owned(found, uid)
-        if dep is None:
+    for color, dep in zip(c.COLORS, deps, strict=True):
+        if dep is None or not is_owned_by(dep, uid):
             continue
         labels = (((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
             "labels") or {}
         revision = labels.get(c.LABEL_REVISION)
-        ready = sum(1 for p in pods if _is(p, color, revision) and is_ready(p))
+        ready = sum(1 for p in pods if pod_matches(p, name, color, revision) and is_ready(p))
         deployments[color] = DeploymentState(
             revision=revision, replicas=int((dep.get("spec") or {}).get("replicas") or 0),
             ready=ready)
+    routed = routed_colors(routers, owned)
     observed = Observed(
         namespace=ns,
         name=name,
         generation=int(meta.get("generation") or 1),
         request=(meta.get("annotations") or {}).get(c.ANNOTATION_REQUEST),
         deployments=deployments,
-        active_service_color=service_color(_owned(svc, uid)),
-        ingress_color=ingress_color(name, _owned(ing, uid)),
-        ingress_present=_owned(ing, uid) is not None,
+        active_service_color=routed.get(ServiceRouter.kind),
+        ingress_color=routed.get(IngressRouter.kind),
+        ingress_present=owned[("Ingress", name)] is not None,
     )
     return Snapshot(observed, pods)
-
-
-def _is(pod: Mapping[str, Any], color: str, revision: str | None) -> bool:
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return labels.get(c.LABEL_COLOR) == color and labels.get(c.LABEL_REVISION) == revision
-
-
-async def measure(provider: MetricProvider | None, measurement: Measurement
-                  ) -> list[MetricSample]:
-    """One measurement round: every metric's query, concurrently."""
-    queries = measurement.queries
-    if provider is None:
-        missing = QueryResult.error("no Prometheus configured: start the operator with "
-                                    "--prometheus-url (FINNEXUS_PROMETHEUS_URL)")
-        results: list[QueryResult] = [missing for _ in queries]
-    else:
-        results = list(await asyncio.gather(*(provider.query(q.promql) for q in queries)))
-    return [MetricSample(q.name, result, q.promql)
-            for q, result in zip(queries, results, strict=True)]

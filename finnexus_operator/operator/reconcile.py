@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from finnexus_operator import errors
 from finnexus_operator.adapters.health import HealthProber
 from finnexus_operator.adapters.kube import KubeClient
-from finnexus_operator.adapters.metrics import MetricProvider
+from finnexus_operator.adapters.metrics import MetricProvider, measure
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.adapters.resource import ResourceClient
 from finnexus_operator.core.observed import HealthRound, MetricSample, Observed
@@ -35,7 +35,7 @@ from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 from finnexus_operator.operator import opmetrics
 from finnexus_operator.operator.executor import Executor
-from finnexus_operator.operator.observe import measure, observe
+from finnexus_operator.operator.observe import observe
 
 __all__ = ["PassResult", "Reconciler"]
 
@@ -69,14 +69,12 @@ class _ClusterIO:
         self.decided_at = time.time()  # when the last input of the decision arrived
 
     async def observe(self) -> Observed:
-        snapshot = await observe(self.store, self.body)
+        snapshot = await observe(self.store, self.body, self.spec)
         self.pods, self.decided_at = snapshot.pods, time.time()
         return snapshot.observed
 
     async def probe_health(self, probe: HealthProbe) -> HealthRound | None:
-        result = await self.reconciler.prober.probe_round(
-            self.pods, name=probe.name, color=probe.color, revision=probe.revision,
-            port=probe.port, path=probe.path, timeout=probe.timeout, expected=probe.expected)
+        result = await self.reconciler.prober.run(probe, self.pods)
         self.decided_at = time.time()
         return result
 
@@ -164,10 +162,7 @@ class Reconciler:
         if before == after and body.get("status"):
             return None
         meta = body["metadata"]
-        written = await self.kube.patch(
-            self.resources.path(meta["namespace"], meta["name"], "status"), {"status": after})
-        rv = (written.get("metadata") or {}).get("resourceVersion")
-        return str(rv) if rv is not None else None
+        return await self.resources.write_status(meta["namespace"], meta["name"], after)
 
     async def _post_events(self, body: Mapping[str, Any], result: Plan) -> None:
         meta = body["metadata"]

@@ -126,9 +126,3 @@ async def test_a_failing_pod_fails_the_round_with_its_reason(
     got = await prober.run(probe(path, port=port, expected=1, timeout=0.2), pods)
     assert got == HealthRound(False, 1, detail.format(port=app_port))
 
-
-async def test_probe_round_is_run_with_keywords(prober: HealthProber, app_port: int) -> None:
-    pods = [pod(port=app_port)]
-    assert await prober.probe_round(
-        pods, name="web", color="green", revision="r2", port="http", path="/sick",
-        timeout=1.0, expected=1) == await prober.run(probe("/sick", expected=1), pods)
