@@ -16,7 +16,7 @@ all: test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,demo]'
+	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,11 +27,11 @@ tools: $(STAMP)
 
 demo: $(STAMP)
 	scripts/ensure-prometheus.sh
-	$(PY) -m finnexus_operator demo
+	$(PY) -m finnexus_demo
 
 test: tools
 	$(PY) -m finnexus_operator.crd --check
-	$(VENV)/bin/ruff check finnexus_operator tests bench scripts
+	$(VENV)/bin/ruff check finnexus_operator finnexus_kit finnexus_demo tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	FINNEXUS_REQUIRE_TOOLS=1 $(PY) -m pytest -q -p no:cacheprovider
@@ -40,7 +40,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -x -m 'not prometheus and not e2e'
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check finnexus_operator tests bench scripts
+	$(VENV)/bin/ruff check finnexus_operator finnexus_kit finnexus_demo tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -32,10 +32,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from finnexus_operator.demo.apiserver import ApiServer
-from finnexus_operator.demo.app import start_app
-from finnexus_operator.demo.load import generate_load
-from finnexus_operator.demo.prometheus import PrometheusServer, missing_reason
+from finnexus_kit.apiserver import ApiServer
+from finnexus_kit.app import start_app
+from finnexus_kit.load import generate_load
+from finnexus_kit.prometheus import PrometheusServer, missing_reason
 from finnexus_operator.settings import Settings
 from tests.contract.cluster import Cluster, resource, running_cluster
 

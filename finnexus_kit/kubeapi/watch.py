@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from finnexus_operator.demo.kubeapi.resources import Obj, ResourceType, StatusError
-from finnexus_operator.demo.kubeapi.selectors import Selector
-from finnexus_operator.demo.kubeapi.store import Event, ObjectStore, Route
+from finnexus_kit.kubeapi.resources import Obj, ResourceType, StatusError
+from finnexus_kit.kubeapi.selectors import Selector
+from finnexus_kit.kubeapi.store import Event, ObjectStore, Route
 
 __all__ = ["Watches"]
 

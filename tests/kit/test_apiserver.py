@@ -23,9 +23,9 @@ import kubernetes
 import pytest
 from kopf.testing import KopfRunner
 
-from finnexus_operator.demo import apiserver as apiserver_module
-from finnexus_operator.demo.apiserver import ApiError, ApiServer, path_for
-from finnexus_operator.demo.kubeapi import store as kubeapi_store
+from finnexus_kit import apiserver as apiserver_module
+from finnexus_kit.apiserver import ApiError, ApiServer, path_for
+from finnexus_kit.kubeapi import store as kubeapi_store
 from tests.helpers import wait_until
 
 DEPLOYMENTS = path_for("apps/v1", "deployments", "default")
@@ -102,7 +102,7 @@ def rv(obj: dict[str, Any] | None) -> int:
 # -- the guard ---------------------------------------------------------------------------------
 
 def test_kmock_internals_the_emulator_relies_on_are_unchanged() -> None:
-    hint = "kmock changed: re-check finnexus_operator/demo/apiserver.py against the new kmock"
+    hint = "kmock changed: re-check finnexus_kit/apiserver.py against the new kmock"
     assert kmock.__version__ == "0.8", hint
     scaffold = kmock.KubernetesScaffold
     for name in ("__call__", "_serve_version", "_render_error"):

@@ -10,15 +10,15 @@ from typing import Any
 import kmock
 from aiohttp import web
 
-from finnexus_operator.demo.kubeapi.resources import (
+from finnexus_kit.kubeapi.resources import (
     NAMESPACES,
     RESOURCES,
     VERBS,
     ResourceType,
     StatusError,
 )
-from finnexus_operator.demo.kubeapi.store import ObjectStore, Route
-from finnexus_operator.demo.kubeapi.watch import Watches
+from finnexus_kit.kubeapi.store import ObjectStore, Route
+from finnexus_kit.kubeapi.watch import Watches
 
 __all__ = ["Emulator", "Request", "RequestLog"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
-from finnexus_operator.demo.kubeapi.emulator import Emulator, RequestLog
-from finnexus_operator.demo.kubeapi.resources import Obj, Objs
-from finnexus_operator.demo.kubeapi.store import JSON_PATCH, MERGE_PATCH
+from finnexus_kit.kubeapi.emulator import Emulator, RequestLog
+from finnexus_kit.kubeapi.resources import Obj, Objs
+from finnexus_kit.kubeapi.store import JSON_PATCH, MERGE_PATCH
 
 __all__ = ["ApiError", "ApiServer"]
 

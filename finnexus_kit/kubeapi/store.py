@@ -17,14 +17,14 @@ from typing import Any
 
 import jsonpatch
 
-from finnexus_operator.demo.kubeapi.resources import (
+from finnexus_kit.kubeapi.resources import (
     NAMESPACES,
     Obj,
     ResourceType,
     StatusError,
     not_found,
 )
-from finnexus_operator.demo.kubeapi.selectors import Selector
+from finnexus_kit.kubeapi.selectors import Selector
 
 __all__ = [
     "HISTORY_SIZE",

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from finnexus_demo.monitor import Monitor, RouteWatch, Timeline, ingress_color
+from finnexus_demo.releases import NAME, NAMESPACE, RELEASES, DemoSettings, Obj, Release
+from finnexus_demo.traffic import Traffic
+from finnexus_kit.apiserver import ApiServer, path_for
+from finnexus_kit.apps import behaviour_of
+from finnexus_kit.prometheus import PrometheusServer
 from finnexus_operator import constants as c
-from finnexus_operator.demo.apiserver import ApiServer, path_for
-from finnexus_operator.demo.apps import behaviour_of
-from finnexus_operator.demo.monitor import Monitor, RouteWatch, Timeline, ingress_color
-from finnexus_operator.demo.prometheus import PrometheusServer
-from finnexus_operator.demo.releases import NAME, NAMESPACE, RELEASES, DemoSettings, Obj, Release
-from finnexus_operator.demo.traffic import Traffic
 
 __all__ = ["EXPECTED_OUTCOMES", "Outcome", "Story"]
 
