@@ -66,16 +66,16 @@ from finnexus_kit.kubeapi.resources import Obj as Obj
 from finnexus_kit.kubeapi.resources import Objs as Objs
 from finnexus_kit.kubeapi.resources import StatusError as StatusError
 from finnexus_kit.kubeapi.selectors import Selector as Selector
-from finnexus_kit.kubeapi.server import ApiError, ApiServer
+from finnexus_kit.kubeapi.server import ApiRequestError, ApiServer
 from finnexus_kit.kubeapi.store import HISTORY_SIZE as HISTORY_SIZE
 from finnexus_kit.kubeapi.store import JSON_PATCH as JSON_PATCH
 from finnexus_kit.kubeapi.store import MERGE_PATCH as MERGE_PATCH
-from finnexus_kit.kubeapi.store import Event as Event
+from finnexus_kit.kubeapi.store import WatchEvent as WatchEvent
 from finnexus_kit.kubeapi.store import merge_patch as merge_patch
 
 __all__ = [
     "RESOURCES",
-    "ApiError",
+    "ApiRequestError",
     "ApiServer",
     "Emulator",
     "RequestLog",
