@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv tools demo test test-fast lint typecheck crd bench image clean
+.PHONY: all venv tools demo test test-fast lint typecheck crd bench image demo-app-image clean
 
 all: test
 
@@ -56,6 +56,14 @@ image:
 	elif command -v podman >/dev/null 2>&1; then \
 	  podman build --isolation chroot -t finnexus-operator:dev . ; \
 	else echo "make image: no docker engine or podman on this machine" >&2; exit 1; fi
+
+# The demo app alone (test kit, not product), for examples/minimal.yaml and tests/e2e.
+demo-app-image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  docker build -t finnexus-demo-app:dev finnexus_kit ; \
+	elif command -v podman >/dev/null 2>&1; then \
+	  podman build --isolation chroot -t finnexus-demo-app:dev finnexus_kit ; \
+	else echo "make demo-app-image: no docker engine or podman on this machine" >&2; exit 1; fi
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

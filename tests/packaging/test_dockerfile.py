@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 from tests.packaging.tools import ROOT, VENV_BIN, require_tool
 
@@ -172,3 +173,28 @@ def test_the_image_holds_only_the_product() -> None:
     assert any(re.search(r"\bpip install\b[^&]* \.(\s|$)", run) for run in build_runs), build_runs
     copies = [args for word, args in final_stage() if word == "COPY"]
     assert copies == ["--from=build /opt/finnexus /opt/finnexus"], copies
+
+
+APP_DOCKERFILE = ROOT / "finnexus_kit" / "Dockerfile"
+
+
+def test_the_demo_app_image_is_the_app_alone() -> None:
+    """finnexus_kit/Dockerfile (the workload of examples/minimal.yaml and tests/e2e, since the
+    operator image holds no kit) is hadolint clean and ships app.py with its two dependencies
+    only: app.py imports nothing else, neither the product nor the rest of the kit."""
+    exe = require_tool("hadolint", VENV_BIN / "hadolint")
+    proc = subprocess.run([exe, "--failure-threshold", "style", str(APP_DOCKERFILE)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ignore = (APP_DOCKERFILE.parent / ".dockerignore").read_text().splitlines()
+    assert "*" in ignore
+    assert {line[1:] for line in ignore if line.startswith("!")} == {"__init__.py", "app.py"}
+    text = re.sub(r"\\\n", " ", APP_DOCKERFILE.read_text())
+    assert "COPY __init__.py app.py /opt/demo/finnexus_kit/" in text
+    assert 'ENTRYPOINT ["python", "-m", "finnexus_kit.app"]' in text
+    allowed = set(sys.stdlib_module_names) | {"aiohttp", "prometheus_client"}
+    for name in ("__init__.py", "app.py"):
+        path = APP_DOCKERFILE.parent / name
+        assert _imports(path.read_text(), name) <= allowed, name
+    example = (ROOT / "examples" / "minimal.yaml").read_text()
+    assert "command: [python, -m, finnexus_kit.app]" in example
