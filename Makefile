@@ -9,14 +9,14 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv tools demo test test-fast lint typecheck crd bench image clean
+.PHONY: all venv tools demo test test-fast lint typecheck crd bench image demo-app-image clean
 
 all: test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,demo]'
+	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,11 +27,11 @@ tools: $(STAMP)
 
 demo: $(STAMP)
 	scripts/ensure-prometheus.sh
-	$(PY) -m finnexus_operator demo
+	$(PY) -m finnexus_demo
 
 test: tools
 	$(PY) -m finnexus_operator.crd --check
-	$(VENV)/bin/ruff check finnexus_operator tests bench scripts
+	$(VENV)/bin/ruff check finnexus_operator finnexus_kit finnexus_demo tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	FINNEXUS_REQUIRE_TOOLS=1 $(PY) -m pytest -q -p no:cacheprovider
@@ -40,7 +40,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -x -m 'not prometheus and not e2e'
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check finnexus_operator tests bench scripts
+	$(VENV)/bin/ruff check finnexus_operator finnexus_kit finnexus_demo tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -56,6 +56,14 @@ image:
 	elif command -v podman >/dev/null 2>&1; then \
 	  podman build --isolation chroot -t finnexus-operator:dev . ; \
 	else echo "make image: no docker engine or podman on this machine" >&2; exit 1; fi
+
+# The demo app alone (test kit, not product), for examples/minimal.yaml and tests/e2e.
+demo-app-image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  docker build -t finnexus-demo-app:dev finnexus_kit ; \
+	elif command -v podman >/dev/null 2>&1; then \
+	  podman build --isolation chroot -t finnexus-demo-app:dev finnexus_kit ; \
+	else echo "make demo-app-image: no docker engine or podman on this machine" >&2; exit 1; fi
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -7,9 +7,12 @@ analysed and its error ratio is clean, the candidate starts failing (20 % errors
 phase of the analysis timer, and the run ends when the Ingress backend is back on blue.
 
 Printed per run and summarised:
-(a) end-to-end: candidate starts failing -> Ingress patch accepted (median, p90);
+(a) end-to-end: candidate starts failing -> Ingress patch accepted (median, p90), the end
+    being the timestamp of the operator's own "traffic routed" log line (color=blue);
 (b) operator's share: breaching measurement back from Prometheus -> Ingress patch accepted
-    (median, p99), recorded inside the operator (Reconciler.route_timings);
+    (median, p99), as the operator measures it: the run's one observation of its histogram
+    ``finnexus_decision_to_route_seconds`` (delta of _sum and _count in the in-process
+    prometheus_client registry);
 (c) how (a) splits: scrape delay (failing -> first scrape that saw errors), rate-window
     build-up (-> the query crosses its bound, evaluated by Prometheus every 0.1 s), interval
     wait (-> the operator's measurement that saw it), and (b).
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import logging
 import random
 import statistics
 import sys
@@ -29,13 +34,18 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from finnexus_operator.demo.apiserver import ApiServer
-from finnexus_operator.demo.app import start_app
-from finnexus_operator.demo.load import generate_load
-from finnexus_operator.demo.prometheus import PrometheusServer, missing_reason
+import structlog
+from prometheus_client import REGISTRY
+
+from finnexus_kit.apiserver import ApiServer
+from finnexus_kit.app import start_app
+from finnexus_kit.load import generate_load
+from finnexus_kit.prometheus import PrometheusServer, missing_reason
+from finnexus_operator.logs import configure
 from finnexus_operator.settings import Settings
 from tests.contract.cluster import Cluster, resource, running_cluster
 
@@ -79,8 +89,51 @@ def first_error_scrape(prom: PrometheusServer, after: float, until: float) -> fl
     return None
 
 
+ROUTE_SECONDS = "finnexus_decision_to_route_seconds"  # the operator's own histogram
+LOUD = ("warning", "error", "critical", "exception")
+
+
+@dataclasses.dataclass(frozen=True)
+class Routed:
+    """One "traffic routed" line of the operator's log."""
+
+    color: str
+    routed_at: float  # the line's timestamp: right after the router write was accepted
+
+
+class RouteLog:
+    """A structlog processor keeping the operator's "traffic routed" lines (it runs in this
+    process); quieter lines than warnings are dropped after that, as at --log-level warning."""
+
+    def __init__(self) -> None:
+        self.lines: list[Routed] = []
+
+    def __call__(self, logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        if event.get("event") == "traffic routed":
+            stamp = datetime.fromisoformat(str(event["timestamp"])).timestamp()
+            self.lines.append(Routed(str(event["color"]), stamp))
+        if event.get("level") not in LOUD:
+            raise structlog.DropEvent
+        return event
+
+    def install(self) -> None:
+        """Log at info (the operator's "traffic routed" is an info line) through this."""
+        configure("console", "info")
+        logging.getLogger().setLevel(logging.WARNING)  # kopf's own lines: warnings only
+        processors = list(structlog.get_config()["processors"])
+        structlog.configure(processors=[*processors[:-1], self, processors[-1]])
+
+
+def route_histogram() -> tuple[float, float]:
+    """(count, sum) of the operator's decision-to-route histogram, from this process's
+    prometheus_client registry (the operator registers its metrics there)."""
+    count = REGISTRY.get_sample_value(f"{ROUTE_SECONDS}_count")
+    total = REGISTRY.get_sample_value(f"{ROUTE_SECONDS}_sum")
+    return count or 0.0, total or 0.0
+
+
 async def one_run(cluster: Cluster, prom: PrometheusServer, apps: dict[str, Any], run: int,
-                  reconciler: Any) -> dict[str, float] | None:
+                  routes: RouteLog) -> dict[str, float] | None:
     apps["green"].set(error_ratio=0.0)
     # Wait until the candidate's window is clean (earlier runs' errors aged out) ...
     await prom.wait_for(ERROR_RATE % ("web-green", "web-green"),
@@ -90,24 +143,29 @@ async def one_run(cluster: Cluster, prom: PrometheusServer, apps: dict[str, Any]
     await asyncio.sleep(random.uniform(0.0, 1.0))  # a random phase of the analysis timer
     if cluster.status().get("phase") != "Analyzing":  # ... or the run is not a clean one
         return None
-    seen = len(reconciler.route_timings)
+    seen = len(routes.lines)
+    count_before, sum_before = route_histogram()
     failing_at = time.time()
     apps["green"].set(error_ratio=0.2)
     await asyncio.to_thread(cluster.wait_phase, "RolledBack", "web", 30.0)
-    timing = next((t for t in list(reconciler.route_timings)[seen:] if t.color == "blue"), None)
-    if timing is None:
-        return None
+    routed = [line for line in routes.lines[seen:] if line.color == "blue"]
+    count_after, sum_after = route_histogram()
+    if len(routed) != 1 or count_after - count_before != 1:
+        return None  # the rollback is this run's one traffic switch, or the run is not clean
+    routed_at = routed[0].routed_at
+    operator = sum_after - sum_before  # the histogram's one observation of this run
+    decided_at = routed_at - operator
     await asyncio.sleep(1.5)  # let Prometheus have the samples up to the rollback
-    scraped = first_error_scrape(prom, failing_at, timing.routed_at)
+    scraped = first_error_scrape(prom, failing_at, routed_at)
     curve = prom_range(prom, ERROR_RATE % ("web-green", "web-green"), failing_at,
-                       timing.routed_at, 0.1)
+                       routed_at, 0.1)
     crossed = next((t for t, v in curve if v > MAX_RATIO), None)
     return {
-        "end_to_end": timing.routed_at - failing_at,
-        "operator": timing.routed_at - timing.decided_at,
+        "end_to_end": routed_at - failing_at,
+        "operator": operator,
         "scrape_delay": (scraped - failing_at) if scraped else float("nan"),
         "build_up": (crossed - scraped) if crossed and scraped else float("nan"),
-        "interval_wait": (timing.decided_at - crossed) if crossed else float("nan"),
+        "interval_wait": (decided_at - crossed) if crossed else float("nan"),
     }
 
 
@@ -140,19 +198,16 @@ async def main_async(runs: int) -> int:
         return int(apps[dep["spec"]["template"]["metadata"]["labels"]["finnexus.ai/color"]].port)
 
     results: list[dict[str, float]] = []
-    from finnexus_operator.logs import configure
-
-    configure("console", "warning")
+    routes = RouteLog()
+    routes.install()
     cm = running_cluster(api, kubeconfig, settings=settings, endpoint=endpoint)
     cluster = await asyncio.to_thread(cm.__enter__)
     try:
-        assert cluster.operator is not None
-        reconciler = cluster.operator.runtime.reconciler
         await asyncio.to_thread(cluster.create, body)
         await asyncio.to_thread(cluster.wait_phase, "Stable", "web", 30.0)
         print("run  end-to-end  operator  scrape  build-up  interval-wait   (seconds)")
         for run in range(1, runs + 1):
-            r = await one_run(cluster, prom, apps, run, reconciler)
+            r = await one_run(cluster, prom, apps, run, routes)
             if r is None:
                 print(f"{run:3d}  no rollback timing recorded")
                 continue

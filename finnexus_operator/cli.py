@@ -1,4 +1,4 @@
-"""``finnexus-operator run`` (the operator, wrapping kopf) and ``finnexus-operator demo``."""
+"""``finnexus-operator run``: the operator, wrapping kopf (its only command)."""
 
 from __future__ import annotations
 
@@ -73,12 +73,6 @@ def _connection_info(kubeconfig: str | None) -> kopf.ConnectionInfo:
         private_key_path=config.key_file)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from finnexus_operator.demo.story import main as demo_main
-
-    return demo_main(args)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="finnexus-operator",
@@ -89,9 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the operator against a cluster")
     add_run_arguments(run)
     run.set_defaults(func=_run)
-    demo = commands.add_parser("demo", help="the whole product on this machine, no cluster")
-    demo.add_argument("--fast", action="store_true", help="shorter intervals (CI smoke run)")
-    demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

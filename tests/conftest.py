@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from finnexus_operator.demo.apiserver import ApiServer
+from finnexus_kit.apiserver import ApiServer
 
 
 @pytest.fixture()

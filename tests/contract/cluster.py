@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from finnexus_operator.demo.apiserver import ApiServer, path_for
-from finnexus_operator.demo.kubelet import PodSimulator
-from finnexus_operator.demo.operator_thread import OperatorThread
+from finnexus_kit.apiserver import ApiServer, path_for
+from finnexus_kit.kubelet import PodSimulator
+from finnexus_kit.operator_thread import OperatorThread
 from finnexus_operator.settings import Settings
 from tests.helpers import wait_until
 

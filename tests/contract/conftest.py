@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from finnexus_operator.demo.apiserver import ApiServer
+from finnexus_kit.apiserver import ApiServer
 from tests.contract.cluster import Cluster, running_cluster
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from finnexus_operator.demo.apiserver import ApiServer, path_for
-from finnexus_operator.demo.kubelet import PodSimulator
+from finnexus_kit.apiserver import ApiServer, path_for
+from finnexus_kit.kubelet import PodSimulator
 from tests.contract.cluster import HealthServers, resource
 from tests.helpers import wait_until
 
@@ -82,3 +82,17 @@ def test_run_rejects_bad_flags(argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "finnexus_operator", "run", *argv],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_the_product_cli_offers_only_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo is ``python -m finnexus_demo`` (outside the product), not a subcommand."""
+    from finnexus_operator.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["demo"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'demo'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    assert "{run}" in capsys.readouterr().out

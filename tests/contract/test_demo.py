@@ -1,4 +1,4 @@
-"""`finnexus-operator demo --fast` end to end: every process real, on loopback.
+"""`python -m finnexus_demo --fast` (`make demo`) end to end: every process real, on loopback.
 
 The demo starts an emulated API, the operator as a subprocess, app processes and Debian's
 Prometheus, and exits 0 only when it observed each expected outcome itself. This test runs it as
@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from finnexus_operator.demo.prometheus import find_prometheus
+from finnexus_kit.prometheus import find_prometheus
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -32,7 +32,7 @@ TIMEOUT = 150.0  # the --fast run takes about 30 s
 
 def test_demo_fast_shows_every_outcome() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "finnexus_operator", "demo", "--fast"],
+        [sys.executable, "-m", "finnexus_demo", "--fast"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 
-from finnexus_operator.demo.apiserver import ApiServer
+from finnexus_kit.apiserver import ApiServer
 from tests.contract.cluster import Cluster, resource, running_cluster, template
 from tests.helpers import wait_until
 

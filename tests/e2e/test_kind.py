@@ -1,5 +1,6 @@
-"""End to end on kind: build and load the image, `helm install` the chart, apply
-examples/minimal.yaml, drive a good release and a bad one, assert phases and the Ingress.
+"""End to end on kind: build and load the operator image and the demo app's image (the test
+kit's finnexus_kit/Dockerfile), `helm install` the chart, apply examples/minimal.yaml, drive a
+good release and a bad one, assert phases and the Ingress.
 
 Needs kind, kubectl, helm and a working container engine (docker, or podman through
 KIND_EXPERIMENTAL_PROVIDER=podman). Without them the tests skip and say why; with
@@ -26,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "finnexus-e2e"
 IMAGE = "finnexus-operator:e2e"
+APP_IMAGE = "finnexus-demo-app:e2e"  # the workload: the operator image holds no demo app
 APP_NS = "e2e-apps"
 NAME = "demo"
 
@@ -88,12 +90,14 @@ def cluster() -> Iterator[str]:
     context = f"kind-{CLUSTER}"
     try:
         run(engine, "build", "-t", IMAGE, str(ROOT), timeout=1200)
-        if engine == "podman":
-            archive = ROOT / ".tools" / "finnexus-e2e.tar"
-            run("podman", "save", "-o", str(archive), IMAGE)
-            run("kind", "load", "image-archive", str(archive), "--name", CLUSTER)
-        else:
-            run("kind", "load", "docker-image", IMAGE, "--name", CLUSTER)
+        run(engine, "build", "-t", APP_IMAGE, str(ROOT / "finnexus_kit"), timeout=1200)
+        for image in (IMAGE, APP_IMAGE):
+            if engine == "podman":
+                archive = ROOT / ".tools" / f"{image.replace(':', '-')}.tar"
+                run("podman", "save", "-o", str(archive), image)
+                run("kind", "load", "image-archive", str(archive), "--name", CLUSTER)
+            else:
+                run("kind", "load", "docker-image", image, "--name", CLUSTER)
         yield context
     finally:
         if os.environ.get("FINNEXUS_E2E_KEEP") != "1":
@@ -149,7 +153,7 @@ def ingress_backend(context: str) -> str:
 def apply_example(context: str, version: str, unhealthy: bool = False) -> None:
     obj = yaml.safe_load((ROOT / "examples" / "minimal.yaml").read_text())
     (app,) = obj["spec"]["template"]["spec"]["containers"]
-    app["image"] = IMAGE
+    app["image"] = APP_IMAGE
     app["imagePullPolicy"] = "Never"
     app["args"] = [a for a in app["args"] if not a.startswith("--version=")]
     app["args"] += [f"--version={version}"] + (["--unhealthy"] if unhealthy else [])

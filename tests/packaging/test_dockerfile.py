@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import re
 import subprocess
+import sys
 
 from tests.packaging.tools import ROOT, VENV_BIN, require_tool
 
@@ -95,3 +98,103 @@ def test_dockerignore_keeps_the_context_small() -> None:
         if word == "COPY" and not args.startswith("--from="):
             copied.update(p.rstrip("/").removeprefix("./") for p in args.split()[:-1])
     assert copied <= allowed, copied - allowed
+
+
+def _dockerignore_rules() -> list[tuple[bool, re.Pattern[str]]]:
+    """(excludes, regex) per .dockerignore line, in order, with Docker's matching rules:
+    ``*`` and ``?`` stay within one path element, ``**`` spans any number of them."""
+    rules = []
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        excludes = not line.startswith("!")
+        pattern = line.lstrip("!").strip().strip("/").removeprefix("./")
+        regex = ""
+        for part in re.split(r"(\*\*/|\*\*|\*|\?)", pattern):
+            regex += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(
+                part, re.escape(part))
+        rules.append((excludes, re.compile(regex)))
+    return rules
+
+
+def build_context() -> set[str]:
+    """The files of this checkout that ``docker build .`` sends, by the rules of .dockerignore
+    (the last matching line wins; a line matching a folder matches everything in it)."""
+    rules = _dockerignore_rules()
+    literal_includes = [r.pattern.replace("\\", "") for excl, r in rules if not excl]
+
+    def excluded(rel: str) -> bool:
+        parts = rel.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        result = False
+        for excludes, regex in rules:
+            if any(regex.fullmatch(p) for p in prefixes):
+                result = excludes
+        return result
+
+    context: set[str] = set()
+    for folder, dirs, files in os.walk(ROOT):
+        rel_dir = os.path.relpath(folder, ROOT)
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        dirs[:] = [d for d in dirs if not excluded(rel_dir + d) or any(
+            inc.startswith(rel_dir + d + "/") for inc in literal_includes)]
+        context.update(rel_dir + f for f in files if not excluded(rel_dir + f))
+    return context
+
+
+def _imports(source: str, name: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_image_holds_only_the_product() -> None:
+    """The build context is the product's sources only (no test kit, demo, tests or bench, no
+    module importing kmock); the build stage installs that as a wheel; the final stage copies
+    only the resulting virtualenv."""
+    context = build_context()
+    assert "finnexus_operator/cli.py" in context and "pyproject.toml" in context
+    strays = sorted(p for p in context
+                    if p not in ("pyproject.toml", "README.md")
+                    and not p.startswith("finnexus_operator/"))
+    assert not strays, strays
+    for top in ("finnexus_kit", "finnexus_demo", "tests", "bench", "scripts", "charts"):
+        assert (ROOT / top).is_dir() and not any(p.startswith(top + "/") for p in context), top
+    for path in sorted(p for p in context if p.endswith(".py")):
+        imported = _imports((ROOT / path).read_text(), path)
+        assert not imported & {"kmock", "finnexus_kit", "finnexus_demo", "tests"}, path
+    build_runs = [args for word, args in instructions()[: len(instructions()) - len(
+        final_stage())] if word == "RUN"]
+    assert any(re.search(r"\bpip install\b[^&]* \.(\s|$)", run) for run in build_runs), build_runs
+    copies = [args for word, args in final_stage() if word == "COPY"]
+    assert copies == ["--from=build /opt/finnexus /opt/finnexus"], copies
+
+
+APP_DOCKERFILE = ROOT / "finnexus_kit" / "Dockerfile"
+
+
+def test_the_demo_app_image_is_the_app_alone() -> None:
+    """finnexus_kit/Dockerfile (the workload of examples/minimal.yaml and tests/e2e, since the
+    operator image holds no kit) is hadolint clean and ships app.py with its two dependencies
+    only: app.py imports nothing else, neither the product nor the rest of the kit."""
+    exe = require_tool("hadolint", VENV_BIN / "hadolint")
+    proc = subprocess.run([exe, "--failure-threshold", "style", str(APP_DOCKERFILE)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ignore = (APP_DOCKERFILE.parent / ".dockerignore").read_text().splitlines()
+    assert "*" in ignore
+    assert {line[1:] for line in ignore if line.startswith("!")} == {"__init__.py", "app.py"}
+    text = re.sub(r"\\\n", " ", APP_DOCKERFILE.read_text())
+    assert "COPY __init__.py app.py /opt/demo/finnexus_kit/" in text
+    assert 'ENTRYPOINT ["python", "-m", "finnexus_kit.app"]' in text
+    allowed = set(sys.stdlib_module_names) | {"aiohttp", "prometheus_client"}
+    for name in ("__init__.py", "app.py"):
+        path = APP_DOCKERFILE.parent / name
+        assert _imports(path.read_text(), name) <= allowed, name
+    example = (ROOT / "examples" / "minimal.yaml").read_text()
+    assert "command: [python, -m, finnexus_kit.app]" in example

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from finnexus_operator.demo.app import AppHandle, start_app
-from finnexus_operator.demo.prometheus import PrometheusServer, missing_reason
+from finnexus_kit.app import AppHandle, start_app
+from finnexus_kit.prometheus import PrometheusServer, missing_reason
 
 DemoAppFactory = Callable[..., Awaitable[AppHandle]]
 

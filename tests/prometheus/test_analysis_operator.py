@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from finnexus_operator.demo.apiserver import ApiServer
-from finnexus_operator.demo.app import AppHandle
-from finnexus_operator.demo.load import generate_load
-from finnexus_operator.demo.prometheus import PrometheusServer
+from finnexus_kit.apiserver import ApiServer
+from finnexus_kit.app import AppHandle
+from finnexus_kit.load import generate_load
+from finnexus_kit.prometheus import PrometheusServer
 from finnexus_operator.settings import Settings
 from tests.contract.cluster import Cluster, resource, running_cluster
 from tests.helpers import wait_until

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from finnexus_kit.app import AppHandle, start_app
+from finnexus_kit.load import LoadStats, generate_load
+from finnexus_kit.prometheus import Predicate, PrometheusServer, Series
 from finnexus_operator.adapters.prometheus import PrometheusProvider
 from finnexus_operator.core.measurement import Outcome, QueryResult
-from finnexus_operator.demo.app import AppHandle, start_app
-from finnexus_operator.demo.load import LoadStats, generate_load
-from finnexus_operator.demo.prometheus import Predicate, PrometheusServer, Series
 
 from .conftest import DemoAppFactory
 

@@ -23,9 +23,9 @@ import kubernetes
 import pytest
 from kopf.testing import KopfRunner
 
-from finnexus_operator.demo import apiserver as apiserver_module
-from finnexus_operator.demo.apiserver import ApiError, ApiServer, path_for
-from finnexus_operator.demo.kubeapi import store as kubeapi_store
+from finnexus_kit import apiserver as apiserver_module
+from finnexus_kit.apiserver import ApiRequestError, ApiServer, path_for
+from finnexus_kit.kubeapi import store as kubeapi_store
 from tests.helpers import wait_until
 
 DEPLOYMENTS = path_for("apps/v1", "deployments", "default")
@@ -102,7 +102,7 @@ def rv(obj: dict[str, Any] | None) -> int:
 # -- the guard ---------------------------------------------------------------------------------
 
 def test_kmock_internals_the_emulator_relies_on_are_unchanged() -> None:
-    hint = "kmock changed: re-check finnexus_operator/demo/apiserver.py against the new kmock"
+    hint = "kmock changed: re-check finnexus_kit/apiserver.py against the new kmock"
     assert kmock.__version__ == "0.8", hint
     scaffold = kmock.KubernetesScaffold
     for name in ("__call__", "_serve_version", "_render_error"):
@@ -213,7 +213,7 @@ def test_missing_object_is_404_with_a_status_body(apiserver: ApiServer) -> None:
 
 def test_creating_an_existing_name_is_409_already_exists(apiserver: ApiServer) -> None:
     apiserver.create(DEPLOYMENTS, deployment("web"))
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ApiRequestError) as caught:
         apiserver.create(DEPLOYMENTS, deployment("web"))
     assert caught.value.status == 409
     assert caught.value.body["reason"] == "AlreadyExists"
@@ -225,7 +225,7 @@ def test_stale_resource_version_is_409_conflict(apiserver: ApiServer) -> None:
     apiserver.patch(f"{DEPLOYMENTS}/web", {"spec": {"replicas": 2}})
     stale = {"metadata": {"resourceVersion": old["metadata"]["resourceVersion"]},
              "spec": {"replicas": 5}}
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ApiRequestError) as caught:
         apiserver.patch(f"{DEPLOYMENTS}/web", stale)
     assert (caught.value.status, caught.value.body["reason"]) == (409, "Conflict")
     status, body = call(apiserver, "PUT", f"{DEPLOYMENTS}/web", {**old, "spec": {"replicas": 7}})
@@ -238,14 +238,14 @@ def test_failed_json_patch_test_is_422(apiserver: ApiServer) -> None:
         {"op": "test", "path": "/metadata/resourceVersion", "value": "999"},
         {"op": "add", "path": "/metadata/finalizers", "value": ["x"]},
     ]
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ApiRequestError) as caught:
         apiserver.patch(f"{DEPLOYMENTS}/web", ops, json_patch=True)
     assert (caught.value.status, caught.value.body["reason"]) == (422, "Invalid")
     assert "finalizers" not in (apiserver.get(f"{DEPLOYMENTS}/web") or {})["metadata"]
 
 
 def test_create_in_an_unknown_namespace_is_404(apiserver: ApiServer) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ApiRequestError) as caught:
         apiserver.create(path_for("apps/v1", "deployments", "nowhere"), deployment("web"))
     assert caught.value.status == 404
     assert caught.value.body["message"] == 'namespaces "nowhere" not found'
@@ -375,7 +375,7 @@ def test_json_patch_applies_rfc_6902_operations(apiserver: ApiServer) -> None:
     assert patched["metadata"]["labels"] == {}
     assert patched["spec"]["replicas"] == 4 and patched["metadata"]["generation"] == 2
     bad = [{"op": "remove", "path": "/spec/missing"}]
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ApiRequestError) as caught:
         apiserver.patch(f"{DEPLOYMENTS}/web", bad, json_patch=True)
     assert caught.value.status == 422
 

@@ -17,22 +17,22 @@ from typing import Any
 
 import jsonpatch
 
-from finnexus_operator.demo.kubeapi.resources import (
+from finnexus_kit.kubeapi.resources import (
     NAMESPACES,
     Obj,
     ResourceType,
     StatusError,
     not_found,
 )
-from finnexus_operator.demo.kubeapi.selectors import Selector
+from finnexus_kit.kubeapi.selectors import Selector
 
 __all__ = [
     "HISTORY_SIZE",
     "JSON_PATCH",
     "MERGE_PATCH",
-    "Event",
-    "ObjectStore",
+    "ObjectTable",
     "Route",
+    "WatchEvent",
     "merge_patch",
 ]
 
@@ -69,7 +69,7 @@ class Route:
 
 
 @dataclasses.dataclass(frozen=True)
-class Event:
+class WatchEvent:
     """One change: ADDED, MODIFIED or DELETED; ``old`` is the state before it (None if new)."""
 
     rv: int
@@ -89,16 +89,16 @@ class Event:
         return "ADDED" if now else "DELETED" if was else None
 
 
-class ObjectStore:
+class ObjectTable:
     """The objects of every served type, one global resourceVersion and the recent events."""
 
     def __init__(self, resources: Iterable[ResourceType]) -> None:
         self._objects: dict[ResourceType, dict[tuple[str | None, str], Obj]] = {
             r: {} for r in resources}
         self.rv = 0
-        self.history: collections.deque[Event] = collections.deque()
+        self.history: collections.deque[WatchEvent] = collections.deque()
         self.expired_rv = 0  # events up to this version fell out of the history
-        self.listeners: list[Callable[[Event], None]] = []  # told of each change, in order
+        self.listeners: list[Callable[[WatchEvent], None]] = []  # told of each change, in order
 
     # -- reads --
 
@@ -233,7 +233,7 @@ class ObjectStore:
             del self._objects[route.rtype][key]
         else:
             self._objects[route.rtype][key] = new
-        event = Event(self.rv, route.rtype, type_, new, old)
+        event = WatchEvent(self.rv, route.rtype, type_, new, old)
         self.history.append(event)
         if len(self.history) > HISTORY_SIZE:
             self.expired_rv = self.history.popleft().rv

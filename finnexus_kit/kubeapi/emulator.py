@@ -10,15 +10,15 @@ from typing import Any
 import kmock
 from aiohttp import web
 
-from finnexus_operator.demo.kubeapi.resources import (
+from finnexus_kit.kubeapi.resources import (
     NAMESPACES,
     RESOURCES,
     VERBS,
     ResourceType,
     StatusError,
 )
-from finnexus_operator.demo.kubeapi.store import ObjectStore, Route
-from finnexus_operator.demo.kubeapi.watch import Watches
+from finnexus_kit.kubeapi.store import ObjectTable, Route
+from finnexus_kit.kubeapi.watch import Watches
 
 __all__ = ["Emulator", "Request", "RequestLog"]
 
@@ -66,7 +66,7 @@ class Emulator(kmock.KubernetesScaffold):
         super().__init__()
         self._log = log
         self._types = {(r.api_version, r.plural): r for r in resources}
-        self._store = ObjectStore(self._types.values())
+        self._store = ObjectTable(self._types.values())
         self._watches = Watches(self._store)
         for r in self._types.values():
             self.resources[kmock.resource(r.group, r.version, r.plural)] = kmock.ResourceInfo(

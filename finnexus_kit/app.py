@@ -8,7 +8,7 @@ records ``http_requests_total{service,status}`` and
 (``{"error_ratio": 0.05, "latency": 0.3, "healthy": false, "jitter": true}``, any subset);
 ``GET /version`` answers the version string.
 
-Run it with ``python -m finnexus_operator.demo.app --port P --service NAME --version V``, or
+Run it with ``python -m finnexus_kit.app --port P --service NAME --version V``, or
 in-process with :func:`start_app` (tests, the demo).
 """
 
@@ -229,7 +229,7 @@ async def start_app(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m finnexus_operator.demo.app", description="Serve one demo app."
+        prog="python -m finnexus_kit.app", description="Serve one demo app."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, required=True)

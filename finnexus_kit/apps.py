@@ -1,4 +1,4 @@
-"""The demo's app processes: one ``finnexus_operator.demo.app`` process per revision and colour.
+"""The demo's app processes: one ``finnexus_kit.app`` process per revision and colour.
 
 The simulated "image" of a revision decides how its app behaves: the first container's image tag
 is the version, and its env ``ERROR_RATIO`` (share of requests answered 500), ``LATENCY``
@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from finnexus_kit.prometheus import stop_process
 from finnexus_operator import constants as c
-from finnexus_operator.demo.prometheus import stop_process
 
 __all__ = ["AppFleet", "AppProcess", "Behaviour", "behaviour_of"]
 
@@ -158,7 +158,7 @@ class AppFleet:
         command = [
             sys.executable,
             "-m",
-            "finnexus_operator.demo.app",
+            "finnexus_kit.app",
             "--host",
             "127.0.0.1",
             "--port",

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from finnexus_operator.demo.app import AppHandle, AppSettings, start_app
-from finnexus_operator.demo.load import check_loopback_url, generate_load
+from finnexus_kit.app import AppHandle, AppSettings, start_app
+from finnexus_kit.load import check_loopback_url, generate_load
 
 
 @pytest.fixture
@@ -238,7 +238,7 @@ def _free_port() -> int:
 
 async def test_command_line(client: aiohttp.ClientSession) -> None:
     port = _free_port()
-    argv = ["-m", "finnexus_operator.demo.app", "--port", str(port), "--service", "cli"]
+    argv = ["-m", "finnexus_kit.app", "--port", str(port), "--service", "cli"]
     argv += ["--version", "v9", "--unhealthy", "--error-ratio", "0"]
     process = await asyncio.create_subprocess_exec(
         sys.executable, *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
@@ -260,7 +260,7 @@ async def test_command_line(client: aiohttp.ClientSession) -> None:
 
 
 def test_command_line_rejects_bad_ratio() -> None:
-    argv = [sys.executable, "-m", "finnexus_operator.demo.app", "--port", "1"]
+    argv = [sys.executable, "-m", "finnexus_kit.app", "--port", "1"]
     argv += ["--service", "x", "--error-ratio", "3"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from finnexus_kit.apiserver import ApiServer, path_for
+from finnexus_kit.load import generate_load
 from finnexus_operator import constants as c
-from finnexus_operator.demo.apiserver import ApiServer, path_for
-from finnexus_operator.demo.load import generate_load
 
 __all__ = ["Backend", "RevisionCounts", "Traffic", "ingress_backend", "resolve"]
 

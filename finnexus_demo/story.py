@@ -1,4 +1,4 @@
-"""``finnexus-operator demo``: the whole product on one machine, with no cluster.
+"""``python -m finnexus_demo``: the whole product on one machine, with no cluster.
 
 What runs (every piece a real process or server on 127.0.0.1, all stopped at the end):
 
@@ -31,15 +31,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
-from finnexus_operator.demo.apiserver import ApiServer
-from finnexus_operator.demo.apps import AppFleet
-from finnexus_operator.demo.checks import Story
-from finnexus_operator.demo.kubelet import PodSimulator
-from finnexus_operator.demo.monitor import (
+from finnexus_demo.checks import Story
+from finnexus_demo.monitor import (
     DemoFailure,
     Monitor,
     RouteWatch,
@@ -47,8 +44,7 @@ from finnexus_operator.demo.monitor import (
     ingress_color,
     service_color,
 )
-from finnexus_operator.demo.prometheus import PrometheusServer, find_prometheus, stop_process
-from finnexus_operator.demo.releases import (
+from finnexus_demo.releases import (
     NAME,
     NAMESPACE,
     RELEASES,
@@ -56,12 +52,16 @@ from finnexus_operator.demo.releases import (
     Release,
     settings_lines,
 )
-from finnexus_operator.demo.traffic import Traffic
+from finnexus_demo.traffic import Traffic
+from finnexus_kit.apiserver import ApiServer
+from finnexus_kit.apps import AppFleet
+from finnexus_kit.kubelet import PodSimulator
+from finnexus_kit.prometheus import PrometheusServer, find_prometheus, stop_process
 
 __all__ = ["DemoSettings", "Release", "main"]
 
 INSTALL_HINT = """\
-finnexus-operator demo: Prometheus is not installed, and the demo needs a real one.
+python -m finnexus_demo: Prometheus is not installed, and the demo needs a real one.
   Debian/Ubuntu:  sudo apt-get install --no-install-recommends prometheus
   or run `make demo` as root (scripts/ensure-prometheus.sh installs it),
   or point FINNEXUS_PROMETHEUS_BIN at a prometheus binary."""
@@ -124,13 +124,18 @@ def _signals_as_interrupts() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def main(args: argparse.Namespace) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the story; 0 when every expected outcome happened, 1 if not, 2 without Prometheus."""
+    parser = argparse.ArgumentParser(
+        prog="python -m finnexus_demo",
+        description="The whole product on this machine, no cluster (`make demo`).")
+    parser.add_argument("--fast", action="store_true", help="shorter intervals (CI smoke run)")
+    args = parser.parse_args(argv)
     binary = find_prometheus()
     if binary is None:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
-    settings = DemoSettings.for_mode(bool(getattr(args, "fast", False)))
+    settings = DemoSettings.for_mode(bool(args.fast))
     clock = Timeline()
     workdir = Path(tempfile.mkdtemp(prefix="finnexus-demo-"))
     ok = False

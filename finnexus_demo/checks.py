@@ -1,7 +1,7 @@
 """The story itself: apply each release in turn, check what happened, report and summarise.
 
 `Story.run` applies v1..v4 to the emulated API, waits (through the `Monitor`) for the operator
-to decide each one, and records an `Outcome` per expected result: v1 Stable, v2 rolled back on
+to decide each one, and records a `CheckResult` per expected result: v1 Stable, v2 rolled back on
 its error rate, v3 promoted and the old colour scaled to zero after the delay, v4 rejected by
 its health checks with traffic never moving, and production traffic always on a full colour.
 `Story.summary` prints ``status.history`` and the requests each release served;
@@ -15,21 +15,21 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from finnexus_demo.monitor import Monitor, RouteWatch, Timeline, ingress_color
+from finnexus_demo.releases import NAME, NAMESPACE, RELEASES, DemoSettings, Obj, Release
+from finnexus_demo.traffic import Traffic
+from finnexus_kit.apiserver import ApiServer, path_for
+from finnexus_kit.apps import behaviour_of
+from finnexus_kit.prometheus import PrometheusServer
 from finnexus_operator import constants as c
-from finnexus_operator.demo.apiserver import ApiServer, path_for
-from finnexus_operator.demo.apps import behaviour_of
-from finnexus_operator.demo.monitor import Monitor, RouteWatch, Timeline, ingress_color
-from finnexus_operator.demo.prometheus import PrometheusServer
-from finnexus_operator.demo.releases import NAME, NAMESPACE, RELEASES, DemoSettings, Obj, Release
-from finnexus_operator.demo.traffic import Traffic
 
-__all__ = ["EXPECTED_OUTCOMES", "Outcome", "Story"]
+__all__ = ["EXPECTED_OUTCOMES", "CheckResult", "Story"]
 
 EXPECTED_OUTCOMES = 8  # the expect() calls of Story.run
 
 
 @dataclasses.dataclass
-class Outcome:
+class CheckResult:
     """One expected outcome and whether it was observed."""
 
     release: str
@@ -55,11 +55,11 @@ class Story:
         self.s, self.api, self.m, self.traffic = settings, api, monitor, traffic
         self.ingress, self.service = ingress, service
         self.prometheus, self.clock = prometheus, clock
-        self.outcomes: list[Outcome] = []
+        self.outcomes: list[CheckResult] = []
         self.cr_path = path_for(c.API_VERSION, c.PLURAL, NAMESPACE, NAME)
 
     def expect(self, label: str, what: str, ok: bool, detail: str = "") -> bool:
-        self.outcomes.append(Outcome(label, what, ok, detail))
+        self.outcomes.append(CheckResult(label, what, ok, detail))
         mark = "ok " if ok else "MISSING"
         self.clock.say("check", f"[{mark}] {label}: {what}" + (f" ({detail})" if detail else ""))
         return ok

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from finnexus_operator.demo.kubeapi.resources import Obj, ResourceType, StatusError
-from finnexus_operator.demo.kubeapi.selectors import Selector
-from finnexus_operator.demo.kubeapi.store import Event, ObjectStore, Route
+from finnexus_kit.kubeapi.resources import Obj, ResourceType, StatusError
+from finnexus_kit.kubeapi.selectors import Selector
+from finnexus_kit.kubeapi.store import ObjectTable, Route, WatchEvent
 
 __all__ = ["Watches"]
 
@@ -22,7 +22,7 @@ class _Watcher:
     selector: Selector
     queue: asyncio.Queue[bytes | None] = dataclasses.field(default_factory=asyncio.Queue)
 
-    def offer(self, event: Event) -> None:
+    def offer(self, event: WatchEvent) -> None:
         seen = event.seen_by(self.selector) if event.rtype == self.rtype else None
         if seen is not None:
             self.queue.put_nowait(_line(seen, event.obj))
@@ -35,13 +35,13 @@ def _line(type_: str, obj: Obj) -> bytes:
 class Watches:
     """The open watch streams on one store; every change the store commits reaches each."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectTable) -> None:
         self._store = store
         self._watchers: set[_Watcher] = set()
         self._closing = False
         store.listeners.append(self._offer)
 
-    def _offer(self, event: Event) -> None:
+    def _offer(self, event: WatchEvent) -> None:
         for watcher in self._watchers:
             watcher.offer(event)
 

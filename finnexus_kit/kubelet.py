@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from finnexus_kit.apiserver import ApiServer, path_for
 from finnexus_operator import constants as c
-from finnexus_operator.demo.apiserver import ApiServer, path_for
 
 __all__ = ["PodSimulator"]
 

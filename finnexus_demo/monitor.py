@@ -19,11 +19,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from finnexus_demo.releases import NAME, NAMESPACE, Obj
+from finnexus_demo.traffic import ingress_backend
+from finnexus_kit.apiserver import ApiServer, path_for
+from finnexus_kit.apps import AppFleet
 from finnexus_operator import constants as c
-from finnexus_operator.demo.apiserver import ApiServer, path_for
-from finnexus_operator.demo.apps import AppFleet
-from finnexus_operator.demo.releases import NAME, NAMESPACE, Obj
-from finnexus_operator.demo.traffic import ingress_backend
 
 __all__ = [
     "DemoFailure",

@@ -44,7 +44,7 @@ Not emulated: controllers (no ReplicaSets/Pods from Deployments), garbage collec
 objects, admission and schema validation, RBAC, server-side apply (415), field managers,
 list chunking (``limit`` is ignored: one chunk), DELETE of a collection.
 
-This module is the front door; the parts live in `finnexus_operator.demo.kubeapi`, layered one
+This module is the front door; the parts live in `finnexus_kit.kubeapi`, layered one
 way: ``resources`` (types, paths, Status errors) and ``selectors`` → ``store`` (objects,
 stamping, write and patch rules, history) → ``watch`` (streams) → ``emulator`` (HTTP routing,
 discovery) → ``server`` (`ApiServer`, its thread and synchronous client).
@@ -57,25 +57,25 @@ import contextlib
 import threading
 from collections.abc import Sequence
 
-from finnexus_operator.demo.kubeapi.emulator import Emulator, RequestLog
-from finnexus_operator.demo.kubeapi.emulator import Request as Request
-from finnexus_operator.demo.kubeapi.resources import NAMESPACES as NAMESPACES
-from finnexus_operator.demo.kubeapi.resources import RESOURCES, ResourceType, path_for
-from finnexus_operator.demo.kubeapi.resources import VERBS as VERBS
-from finnexus_operator.demo.kubeapi.resources import Obj as Obj
-from finnexus_operator.demo.kubeapi.resources import Objs as Objs
-from finnexus_operator.demo.kubeapi.resources import StatusError as StatusError
-from finnexus_operator.demo.kubeapi.selectors import Selector as Selector
-from finnexus_operator.demo.kubeapi.server import ApiError, ApiServer
-from finnexus_operator.demo.kubeapi.store import HISTORY_SIZE as HISTORY_SIZE
-from finnexus_operator.demo.kubeapi.store import JSON_PATCH as JSON_PATCH
-from finnexus_operator.demo.kubeapi.store import MERGE_PATCH as MERGE_PATCH
-from finnexus_operator.demo.kubeapi.store import Event as Event
-from finnexus_operator.demo.kubeapi.store import merge_patch as merge_patch
+from finnexus_kit.kubeapi.emulator import Emulator, RequestLog
+from finnexus_kit.kubeapi.emulator import Request as Request
+from finnexus_kit.kubeapi.resources import NAMESPACES as NAMESPACES
+from finnexus_kit.kubeapi.resources import RESOURCES, ResourceType, path_for
+from finnexus_kit.kubeapi.resources import VERBS as VERBS
+from finnexus_kit.kubeapi.resources import Obj as Obj
+from finnexus_kit.kubeapi.resources import Objs as Objs
+from finnexus_kit.kubeapi.resources import StatusError as StatusError
+from finnexus_kit.kubeapi.selectors import Selector as Selector
+from finnexus_kit.kubeapi.server import ApiRequestError, ApiServer
+from finnexus_kit.kubeapi.store import HISTORY_SIZE as HISTORY_SIZE
+from finnexus_kit.kubeapi.store import JSON_PATCH as JSON_PATCH
+from finnexus_kit.kubeapi.store import MERGE_PATCH as MERGE_PATCH
+from finnexus_kit.kubeapi.store import WatchEvent as WatchEvent
+from finnexus_kit.kubeapi.store import merge_patch as merge_patch
 
 __all__ = [
     "RESOURCES",
-    "ApiError",
+    "ApiRequestError",
     "ApiServer",
     "Emulator",
     "RequestLog",
@@ -85,7 +85,7 @@ __all__ = [
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m finnexus_operator.demo.apiserver --kubeconfig PATH``: serve until Ctrl-C."""
+    """``python -m finnexus_kit.apiserver --kubeconfig PATH``: serve until Ctrl-C."""
     parser = argparse.ArgumentParser(description="Serve an emulated Kubernetes API.")
     parser.add_argument("--kubeconfig", required=True, help="where to write the kubeconfig")
     parser.add_argument("--namespace", action="append", help="a namespace to declare (repeat)")

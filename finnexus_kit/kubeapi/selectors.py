@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from finnexus_operator.demo.kubeapi.resources import Obj, StatusError
+from finnexus_kit.kubeapi.resources import Obj, StatusError
 
 __all__ = ["Selector"]
 

@@ -19,14 +19,14 @@ from typing import Any
 
 from aiohttp import web
 
-from finnexus_operator.demo.kubeapi.emulator import Emulator, RequestLog
-from finnexus_operator.demo.kubeapi.resources import Obj, Objs
-from finnexus_operator.demo.kubeapi.store import JSON_PATCH, MERGE_PATCH
+from finnexus_kit.kubeapi.emulator import Emulator, RequestLog
+from finnexus_kit.kubeapi.resources import Obj, Objs
+from finnexus_kit.kubeapi.store import JSON_PATCH, MERGE_PATCH
 
-__all__ = ["ApiError", "ApiServer"]
+__all__ = ["ApiRequestError", "ApiServer"]
 
 
-class ApiError(Exception):
+class ApiRequestError(Exception):
     """A non-2xx answer to the synchronous client; ``body`` is the decoded Status (or text)."""
 
     def __init__(self, method: str, path: str, status: int, body: Any) -> None:
@@ -131,7 +131,7 @@ class ApiServer:
                  content_type: str = "application/json") -> Any:
         status, data = self._call(method, path, body, content_type)
         if status >= 300:
-            raise ApiError(method, path, status, data)
+            raise ApiRequestError(method, path, status, data)
         return data
 
     def get(self, path: str) -> Obj | None:
@@ -140,7 +140,7 @@ class ApiServer:
         if status == 404:
             return None
         if status >= 300:
-            raise ApiError("GET", path, status, data)
+            raise ApiRequestError("GET", path, status, data)
         result: Obj = data
         return result
 
@@ -162,4 +162,4 @@ class ApiServer:
         """Delete the object at ``path``; an object that is already gone is fine."""
         status, data = self._call("DELETE", path)
         if status >= 300 and status != 404:
-            raise ApiError("DELETE", path, status, data)
+            raise ApiRequestError("DELETE", path, status, data)

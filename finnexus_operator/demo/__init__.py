@@ -1,1 +1,0 @@
-"""The one-machine demo: demo apps with real metrics, a load generator and friends."""
