@@ -21,7 +21,7 @@ from finnexus_demo.traffic import Traffic
 from finnexus_kit.apiserver import ApiServer, path_for
 from finnexus_kit.apps import behaviour_of
 from finnexus_kit.prometheus import PrometheusServer
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 
 __all__ = ["EXPECTED_OUTCOMES", "CheckResult", "Story"]
 
@@ -56,7 +56,7 @@ class Story:
         self.ingress, self.service = ingress, service
         self.prometheus, self.clock = prometheus, clock
         self.outcomes: list[CheckResult] = []
-        self.cr_path = path_for(c.API_VERSION, c.PLURAL, NAMESPACE, NAME)
+        self.cr_path = path_for(constants.API_VERSION, constants.PLURAL, NAMESPACE, NAME)
 
     def expect(self, label: str, what: str, ok: bool, detail: str = "") -> bool:
         self.outcomes.append(CheckResult(label, what, ok, detail))
@@ -72,12 +72,12 @@ class Story:
         )
         if self.api.get(self.cr_path) is None:
             body = {
-                "apiVersion": c.API_VERSION,
-                "kind": c.KIND,
+                "apiVersion": constants.API_VERSION,
+                "kind": constants.KIND,
                 "metadata": {"name": NAME, "namespace": NAMESPACE},
                 "spec": self.s.spec(release.template()),
             }
-            self.api.create(path_for(c.API_VERSION, c.PLURAL, NAMESPACE), body)
+            self.api.create(path_for(constants.API_VERSION, constants.PLURAL, NAMESPACE), body)
             self.clock.say(
                 "apply", f"created FinNexusDeployment {NAMESPACE}/{NAME} with {release.label}"
             )
@@ -289,7 +289,7 @@ def _settled(revision: str) -> Callable[[Obj], bool]:
 
 
 def _other(color: str) -> str:
-    return c.GREEN if color == c.BLUE else c.BLUE
+    return constants.GREEN if color == constants.BLUE else constants.BLUE
 
 
 def _parse(stamp: str | None) -> float | None:

@@ -23,7 +23,7 @@ from finnexus_demo.releases import NAME, NAMESPACE, Obj
 from finnexus_demo.traffic import ingress_backend
 from finnexus_kit.apiserver import ApiServer, path_for
 from finnexus_kit.apps import AppFleet
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 
 __all__ = [
     "DemoFailure",
@@ -122,7 +122,7 @@ def ingress_color(ingress: Obj | None) -> str | None:
 
 def service_color(service: Obj | None) -> str | None:
     """The colour the active Service selects."""
-    return (((service or {}).get("spec") or {}).get("selector") or {}).get(c.LABEL_COLOR)
+    return (((service or {}).get("spec") or {}).get("selector") or {}).get(constants.LABEL_COLOR)
 
 
 # -- the monitor: the printed timeline ------------------------------------------------------
@@ -166,7 +166,7 @@ class Monitor:
                 f"last lines of {self.operator_log}:\n{_tail(self.operator_log)}"
             )
         ns = NAMESPACE
-        self.cr = self.api.get(path_for(c.API_VERSION, c.PLURAL, ns, NAME)) or {}
+        self.cr = self.api.get(path_for(constants.API_VERSION, constants.PLURAL, ns, NAME)) or {}
         status = self.status
         phase = (status.get("phase"), status.get("message"))
         if phase != self._phase and phase[0] is not None:
@@ -197,7 +197,7 @@ class Monitor:
         for dep in deployments:
             name = dep["metadata"]["name"]
             labels = ((dep["spec"].get("template") or {}).get("metadata") or {}).get("labels")
-            revision = (labels or {}).get(c.LABEL_REVISION)
+            revision = (labels or {}).get(constants.LABEL_REVISION)
             replicas = int(dep["spec"].get("replicas") or 0)
             self.replicas[name.rsplit("-", 1)[-1]] = replicas
             if self._deployments.get(name) != (replicas, revision):

@@ -19,7 +19,7 @@ from typing import Any
 
 from finnexus_kit.apiserver import ApiServer, path_for
 from finnexus_kit.load import generate_load
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 
 __all__ = ["Backend", "RevisionCounts", "Traffic", "ingress_backend", "resolve"]
 
@@ -95,9 +95,9 @@ def resolve(api: ApiServer, namespace: str, name: str) -> Backend | None:
             continue
         port = _pod_port(pod, target)
         if _ready(pod) and port is not None:
-            revision = labels.get(c.LABEL_REVISION, "?")
+            revision = labels.get(constants.LABEL_REVISION, "?")
             urls[revision].append(f"http://{pod['status']['podIP']}:{port}/")
-    return Backend(service_name, selector.get(c.LABEL_COLOR), dict(urls))
+    return Backend(service_name, selector.get(constants.LABEL_COLOR), dict(urls))
 
 
 class Traffic:

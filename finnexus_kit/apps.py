@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from finnexus_kit.prometheus import stop_process
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 
 __all__ = ["AppFleet", "AppProcess", "Behaviour", "behaviour_of"]
 
@@ -116,7 +116,7 @@ class AppFleet:
         """`PodSimulator` callback: the port of the Deployment's app, once it is listening."""
         template = (deployment.get("spec") or {}).get("template") or {}
         labels = (template.get("metadata") or {}).get("labels") or {}
-        revision, color = labels.get(c.LABEL_REVISION), labels.get(c.LABEL_COLOR)
+        revision, color = labels.get(constants.LABEL_REVISION), labels.get(constants.LABEL_COLOR)
         if not revision or not color:
             return None
         with self._lock:
@@ -124,7 +124,8 @@ class AppFleet:
                 return None
             app = self._apps.get((revision, color))
             if app is None:
-                name = labels.get(c.LABEL_NAME) or deployment["metadata"]["name"].rsplit("-", 1)[0]
+                name = (labels.get(constants.LABEL_NAME)
+                        or deployment["metadata"]["name"].rsplit("-", 1)[0])
                 app = self._start(revision, color, f"{name}-{color}", behaviour_of(template))
         if app.process.poll() is not None:
             if not app.exited_noted:
@@ -196,7 +197,8 @@ class AppFleet:
             template = (dep.get("spec") or {}).get("template") or {}
             labels = (template.get("metadata") or {}).get("labels") or {}
             if int((dep.get("spec") or {}).get("replicas") or 0) > 0:
-                wanted.add((labels.get(c.LABEL_REVISION, ""), labels.get(c.LABEL_COLOR, "")))
+                wanted.add((labels.get(constants.LABEL_REVISION, ""),
+                            labels.get(constants.LABEL_COLOR, "")))
         with self._lock:
             for key, app in self._apps.items():
                 if key in wanted or app.started >= listed_at:

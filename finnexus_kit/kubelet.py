@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from finnexus_kit.apiserver import ApiServer, path_for
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 
 __all__ = ["PodSimulator"]
 
@@ -68,9 +68,11 @@ class PodSimulator:
     def _sync_one(self, dep: dict[str, Any], pods: list[dict[str, Any]]) -> None:
         ns, name = self.namespace, dep["metadata"]["name"]
         template = dep["spec"].get("template") or {}
-        revision = ((template.get("metadata") or {}).get("labels") or {}).get(c.LABEL_REVISION)
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        revision = labels.get(constants.LABEL_REVISION)
         want = int(dep["spec"].get("replicas") or 0)
-        current = [p for p in pods if p["metadata"]["labels"].get(c.LABEL_REVISION) == revision]
+        current = [p for p in pods
+                   if p["metadata"]["labels"].get(constants.LABEL_REVISION) == revision]
         stale = [p for p in pods if p not in current] + current[want:]
         for pod in stale:
             self.api.delete(path_for("v1", "pods", ns, pod["metadata"]["name"]))

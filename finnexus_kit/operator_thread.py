@@ -13,8 +13,8 @@ from typing import Any
 import kopf
 
 from finnexus_operator.adapters.kube import load_api_client
-from finnexus_operator.operator.handlers import register
-from finnexus_operator.operator.runtime import Runtime
+from finnexus_operator.controller.handlers import register
+from finnexus_operator.controller.runtime import Runtime
 from finnexus_operator.settings import Settings
 
 __all__ = ["OperatorThread"]

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from finnexus_operator import __version__
+from finnexus_operator.adapters.metrics import PROVIDERS
 from finnexus_operator.settings import add_run_arguments, settings_from
 
 if TYPE_CHECKING:
@@ -22,12 +23,12 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
 
+    from finnexus_operator.controller.handlers import PEERING_NAME, register
+    from finnexus_operator.controller.runtime import Runtime
     from finnexus_operator.logs import configure
-    from finnexus_operator.operator.handlers import PEERING_NAME, register
-    from finnexus_operator.operator.runtime import Runtime
 
     try:
-        settings = settings_from(args)
+        settings = settings_from(args, metric_providers=PROVIDERS)
     except ValueError as exc:
         print(f"finnexus-operator: {exc}", file=sys.stderr)
         return 2
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the operator against a cluster")
-    add_run_arguments(run)
+    add_run_arguments(run, metric_providers=PROVIDERS)
     run.set_defaults(func=_run)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -15,13 +15,13 @@ from typing import Any
 
 import yaml
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 
 __all__ = ["CRD_PATH", "build_crd", "render", "structural"]
 
-CRD_PATH = Path(__file__).resolve().parent.parent / "crds" / f"{c.CRD_NAME}.yaml"
+CRD_PATH = Path(__file__).resolve().parent.parent / "crds" / f"{constants.CRD_NAME}.yaml"
 _DROP = {"title", "additionalProperties"}
 
 
@@ -108,22 +108,22 @@ def build_crd() -> dict[str, Any]:
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": c.CRD_NAME,
+            "name": constants.CRD_NAME,
             "labels": {"app.kubernetes.io/name": "finnexus-operator"},
         },
         "spec": {
-            "group": c.GROUP,
+            "group": constants.GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": c.KIND,
-                "listKind": f"{c.KIND}List",
-                "plural": c.PLURAL,
-                "singular": c.SINGULAR,
-                "shortNames": list(c.SHORT_NAMES),
+                "kind": constants.KIND,
+                "listKind": f"{constants.KIND}List",
+                "plural": constants.PLURAL,
+                "singular": constants.SINGULAR,
+                "shortNames": list(constants.SHORT_NAMES),
                 "categories": ["all", "finnexus"],
             },
             "versions": [{
-                "name": c.VERSION,
+                "name": constants.VERSION,
                 "served": True,
                 "storage": True,
                 "subresources": {"status": {}},

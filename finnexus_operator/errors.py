@@ -10,7 +10,7 @@
     └── ConfigError              the operator's own wiring is inconsistent (an unknown
                                  traffic router or metric provider): fails at start
 
-``finnexus_operator.operator.reconcile`` is the one place that decides what is retried
+``finnexus_operator.controller.reconcile`` is the one place that decides what is retried
 (ApiError with a retryable status) and what is reported and waited out (OwnershipError).
 A ConfigError is raised by the registries (``adapters.routers``, ``adapters.metrics``) and
 checked when the operator starts, so it never surfaces mid-rollout.

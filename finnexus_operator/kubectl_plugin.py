@@ -12,8 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from finnexus_operator import constants as c
-from finnexus_operator import errors
+from finnexus_operator import constants, errors
 from finnexus_operator.adapters.kube import KubeClient, api_path, load_api_client
 
 __all__ = ["format_history", "format_status", "main"]
@@ -59,7 +58,7 @@ def format_history(body: Mapping[str, Any]) -> str:
 
 async def _run(args: argparse.Namespace) -> int:
     kube = KubeClient(load_api_client(args.kubeconfig, user_agent="kubectl-finnexus"))
-    path = api_path(c.API_VERSION, c.PLURAL, args.namespace, args.name)
+    path = api_path(constants.API_VERSION, constants.PLURAL, args.namespace, args.name)
     if args.command in ("status", "history"):
         body = await kube.get(path)
         if body is None:
@@ -67,7 +66,8 @@ async def _run(args: argparse.Namespace) -> int:
             return 1
         print(format_status(body) if args.command == "status" else format_history(body))
         return 0
-    await kube.patch(path, {"metadata": {"annotations": {c.ANNOTATION_REQUEST: args.command}}})
+    annotations = {constants.ANNOTATION_REQUEST: args.command}
+    await kube.patch(path, {"metadata": {"annotations": annotations}})
     print(f"{args.command} requested for {args.namespace}/{args.name}; "
           f"watch: kubectl get fnd {args.name} -n {args.namespace} -w")
     return 0

@@ -2,18 +2,18 @@
 
 Flags win over environment variables, which win over defaults. The Prometheus endpoint is
 operator configuration only: a CR author can never make the operator call a URL. The metric
-backend is chosen by name from the registry :data:`~finnexus_operator.adapters.metrics.PROVIDERS`;
-an unknown name is rejected here, so the CLI exits 2 before anything starts.
+backend is chosen by name; the CLI passes the names of its registry
+(:data:`~finnexus_operator.adapters.metrics.PROVIDERS`) in, so an unknown name is rejected here
+and the CLI exits 2 before anything starts. This module sits at the bottom of the layers: it
+imports nothing of the operator's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from finnexus_operator.adapters.metrics import PROVIDERS
 
 __all__ = ["Settings", "add_run_arguments", "settings_from"]
 
@@ -45,8 +45,9 @@ class Settings:
         return self.all_namespaces or not self.namespaces
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``finnexus-operator run``."""
+def add_run_arguments(parser: argparse.ArgumentParser, *,
+                      metric_providers: Collection[str] = ()) -> None:
+    """The flags of ``finnexus-operator run`` (``metric_providers``: names for the help)."""
     add = parser.add_argument
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("--namespace", "-n", action="append", dest="namespaces",
@@ -55,8 +56,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     scope.add_argument("--all-namespaces", "-A", action="store_true", default=None,
                        help="watch every namespace (the default when no namespace is given) "
                        "[FINNEXUS_ALL_NAMESPACES]")
-    add("--metrics-provider", help="metric backend for analysis, one of: "
-        f"{', '.join(sorted(PROVIDERS))} (default prometheus) [FINNEXUS_METRICS_PROVIDER]")
+    known = f"one of: {', '.join(sorted(metric_providers))} " if metric_providers else ""
+    add("--metrics-provider", help=f"metric backend for analysis, {known}(default prometheus) "
+        "[FINNEXUS_METRICS_PROVIDER]")
     add("--prometheus-url", help="Prometheus base URL for analysis [FINNEXUS_PROMETHEUS_URL]")
     add("--prometheus-token-file", help="file with a bearer token for Prometheus, re-read on "
         "each query [FINNEXUS_PROMETHEUS_TOKEN_FILE; or the token in FINNEXUS_PROMETHEUS_TOKEN]")
@@ -81,9 +83,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
 
 
-def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None
-                  ) -> Settings:
-    """Merge parsed flags with ``FINNEXUS_*`` variables; raises ValueError on bad values."""
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None, *,
+                  metric_providers: Collection[str] | None = None) -> Settings:
+    """Merge parsed flags with ``FINNEXUS_*`` variables; raises ValueError on bad values
+    (a ``--metrics-provider`` not in ``metric_providers``, when those are given)."""
     env = os.environ if environ is None else environ
 
     def pick(flag: object, name: str) -> str | None:
@@ -129,9 +132,9 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     )
     if settings.log_format not in ("auto", "json", "console"):
         raise ValueError(f"log format {settings.log_format!r}: expected auto, json or console")
-    if settings.metrics_provider not in PROVIDERS:
+    if metric_providers is not None and settings.metrics_provider not in metric_providers:
         raise ValueError(f"unknown --metrics-provider {settings.metrics_provider!r}; "
-                         f"known: {', '.join(sorted(PROVIDERS))}")
+                         f"known: {', '.join(sorted(metric_providers))}")
     if settings.prometheus_url and not settings.prometheus_url.startswith(("http://", "https://")):
         raise ValueError(f"--prometheus-url {settings.prometheus_url!r}: expected http(s)://...")
     if settings.prometheus_timeout <= 0:

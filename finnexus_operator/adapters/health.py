@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.core.observed import HealthRound
 from finnexus_operator.core.probes import HealthProbe
 
@@ -30,8 +30,8 @@ def pod_matches(pod: Mapping[str, Any], name: str, color: str, revision: str | N
     A ``revision`` of None matches only pods without a revision label.
     """
     labels = (pod.get("metadata") or {}).get("labels") or {}
-    return (labels.get(c.LABEL_NAME) == name and labels.get(c.LABEL_COLOR) == color
-            and labels.get(c.LABEL_REVISION) == revision)
+    return (labels.get(constants.LABEL_NAME) == name and labels.get(constants.LABEL_COLOR) == color
+            and labels.get(constants.LABEL_REVISION) == revision)
 
 
 def is_ready(pod: Mapping[str, Any]) -> bool:

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from finnexus_operator import errors
 from finnexus_operator.adapters.prometheus import PrometheusProvider
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.core.probes import Measurement
-
-if TYPE_CHECKING:  # settings validates --metrics-provider against PROVIDERS: no import cycle
-    from finnexus_operator.settings import Settings
+from finnexus_operator.settings import Settings
 
 __all__ = ["NO_PROVIDER", "PROVIDERS", "MetricProvider", "ProviderFactory", "make_provider",
            "measure"]
@@ -49,7 +47,7 @@ class MetricProvider(Protocol):
         ...
 
 
-ProviderFactory = Callable[["Settings"], "MetricProvider | None"]
+ProviderFactory = Callable[[Settings], "MetricProvider | None"]
 """Builds a provider from the settings; None when its endpoint is not configured."""
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from finnexus_operator import constants as c
-from finnexus_operator import errors
+from finnexus_operator import constants, errors
 from finnexus_operator.adapters.kube import KubeClient, api_path
 
 __all__ = ["KINDS", "ObjectStore", "collection_path", "is_owned_by", "is_subset", "object_path"]
@@ -21,7 +20,7 @@ KINDS: dict[str, tuple[str, str]] = {  # kind -> (apiVersion, plural)
     "Deployment": ("apps/v1", "deployments"),
     "Service": ("v1", "services"),
     "Ingress": ("networking.k8s.io/v1", "ingresses"),
-    c.KIND: (c.API_VERSION, c.PLURAL),
+    constants.KIND: (constants.API_VERSION, constants.PLURAL),
 }
 
 
@@ -59,9 +58,10 @@ def _spec_ops(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[di
         ops = []
         if have.get("replicas") != want["replicas"]:
             ops.append({"op": "add", "path": "/spec/replicas", "value": want["replicas"]})
-        rev = ((want["template"].get("metadata") or {}).get("labels") or {}).get(c.LABEL_REVISION)
+        want_labels = (want["template"].get("metadata") or {}).get("labels") or {}
+        rev = want_labels.get(constants.LABEL_REVISION)
         have_labels = ((have.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        if have_labels.get(c.LABEL_REVISION) != rev:
+        if have_labels.get(constants.LABEL_REVISION) != rev:
             ops.append({"op": "add", "path": "/spec/template", "value": want["template"]})
         return ops
     if kind == "Service":

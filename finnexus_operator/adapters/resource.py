@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from finnexus_operator import constants as c
-from finnexus_operator import errors
+from finnexus_operator import constants, errors
 from finnexus_operator.adapters.kube import KubeClient, api_path
 
 __all__ = ["ResourceClient"]
@@ -25,7 +24,7 @@ class ResourceClient:
         self._instance = socket.gethostname()
 
     def path(self, namespace: str, name: str, subresource: str | None = None) -> str:
-        return api_path(c.API_VERSION, c.PLURAL, namespace, name, subresource)
+        return api_path(constants.API_VERSION, constants.PLURAL, namespace, name, subresource)
 
     async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.kube.get(self.path(namespace, name))
@@ -44,7 +43,8 @@ class ResourceClient:
 
     async def clear_request(self, namespace: str, name: str, value: str) -> bool:
         """Remove the request annotation if it still holds ``value`` (a newer one is kept)."""
-        key = "/metadata/annotations/" + c.ANNOTATION_REQUEST.replace("~", "~0").replace("/", "~1")
+        escaped = constants.ANNOTATION_REQUEST.replace("~", "~0").replace("/", "~1")
+        key = "/metadata/annotations/" + escaped
         ops = [{"op": "test", "path": key, "value": value}, {"op": "remove", "path": key}]
         try:
             await self.kube.patch(self.path(namespace, name), ops, "json")
@@ -67,7 +67,7 @@ class ResourceClient:
             "kind": "Event",
             "metadata": {"name": f"{name}.{time.time_ns():x}", "namespace": namespace},
             "involvedObject": {
-                "apiVersion": c.API_VERSION, "kind": c.KIND, "name": name,
+                "apiVersion": constants.API_VERSION, "kind": constants.KIND, "name": name,
                 "namespace": namespace, "uid": meta.get("uid"),
                 "resourceVersion": meta.get("resourceVersion"),
             },

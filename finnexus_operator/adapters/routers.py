@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from finnexus_operator import constants as c
-from finnexus_operator import errors
+from finnexus_operator import constants, errors
 from finnexus_operator.adapters.objects import ObjectStore
-from finnexus_operator.core import manifests as m
+from finnexus_operator.core import manifests
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 
 __all__ = [
@@ -38,7 +37,7 @@ def _service_color(current: Mapping[str, Any] | None) -> str | None:
     """The colour a Service selects (None when absent): the active and the preview Service."""
     if current is None:
         return None
-    return ((current.get("spec") or {}).get("selector") or {}).get(c.LABEL_COLOR)
+    return ((current.get("spec") or {}).get("selector") or {}).get(constants.LABEL_COLOR)
 
 
 def _ingress_color(name: str, current: Mapping[str, Any] | None) -> str | None:
@@ -46,7 +45,7 @@ def _ingress_color(name: str, current: Mapping[str, Any] | None) -> str | None:
     for rule in ((current or {}).get("spec") or {}).get("rules") or []:
         for path in (rule.get("http") or {}).get("paths") or []:
             backend = ((path.get("backend") or {}).get("service") or {}).get("name")
-            return m.color_of_service(name, backend)
+            return manifests.color_of_service(name, backend)
     return None
 
 
@@ -82,14 +81,14 @@ class ServiceRouter:
         self._store, self._owner, self._spec = store, owner, spec
 
     def target(self) -> tuple[str, str]:
-        return "Service", m.active_service_name(self._owner["name"])
+        return "Service", manifests.active_service_name(self._owner["name"])
 
     def observe(self, current: Mapping[str, Any] | None) -> str | None:
         return _service_color(current)
 
     async def ensure(self, color: str) -> bool:
-        name = m.active_service_name(self._owner["name"])
-        return await self._store.ensure(m.service(self._owner, name, color, self._spec))
+        name = manifests.active_service_name(self._owner["name"])
+        return await self._store.ensure(manifests.service(self._owner, name, color, self._spec))
 
 
 class IngressRouter:
@@ -108,7 +107,7 @@ class IngressRouter:
         return _ingress_color(self._owner["name"], current)
 
     async def ensure(self, color: str) -> bool:
-        return await self._store.ensure(m.ingress(self._owner, color, self._spec))
+        return await self._store.ensure(manifests.ingress(self._owner, color, self._spec))
 
 
 ROUTERS: dict[str, RouterFactory] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 
 __all__ = [
@@ -28,7 +28,7 @@ Owner = Mapping[str, Any]  # the FinNexusDeployment's metadata (name, namespace,
 
 def other(color: str) -> str:
     """The other colour."""
-    return c.GREEN if color == c.BLUE else c.BLUE
+    return constants.GREEN if color == constants.BLUE else constants.BLUE
 
 
 def colored_name(name: str, color: str) -> str:
@@ -46,19 +46,19 @@ def preview_service_name(name: str) -> str:
 
 def color_of_service(name: str, service_name: str | None) -> str | None:
     """The colour whose Service ``service_name`` is, or None."""
-    for color in c.COLORS:
+    for color in constants.COLORS:
         if service_name == colored_name(name, color):
             return color
     return None
 
 
 def owned_labels(name: str) -> dict[str, str]:
-    return {c.LABEL_NAME: name, c.LABEL_MANAGED_BY: c.MANAGED_BY}
+    return {constants.LABEL_NAME: name, constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
 
 
 def selector(name: str, color: str) -> dict[str, str]:
     """What every Service and the Deployment of a colour select on."""
-    return {c.LABEL_NAME: name, c.LABEL_COLOR: color}
+    return {constants.LABEL_NAME: name, constants.LABEL_COLOR: color}
 
 
 def _metadata(owner: Owner, name: str, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -70,8 +70,8 @@ def _metadata(owner: Owner, name: str, extra: Mapping[str, str] | None = None) -
         "namespace": owner["namespace"],
         "labels": labels,
         "ownerReferences": [{
-            "apiVersion": c.API_VERSION,
-            "kind": c.KIND,
+            "apiVersion": constants.API_VERSION,
+            "kind": constants.KIND,
             "name": owner["name"],
             "uid": owner["uid"],
             "controller": True,
@@ -88,13 +88,13 @@ def deployment(
     pod_template = dict(template)
     meta = dict(pod_template.get("metadata") or {})
     meta["labels"] = {**(meta.get("labels") or {}), **selector(name, color),
-                      c.LABEL_REVISION: revision}
+                      constants.LABEL_REVISION: revision}
     pod_template["metadata"] = meta
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _metadata(owner, colored_name(name, color),
-                              {c.LABEL_COLOR: color, c.LABEL_REVISION: revision}),
+                              {constants.LABEL_COLOR: color, constants.LABEL_REVISION: revision}),
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector(name, color)},

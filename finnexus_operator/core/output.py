@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.core.actions import (
     Action,
     ClearRequest,
@@ -65,7 +65,7 @@ def actions(r: Rollout) -> list[Action]:
         # Without an active colour this pass routes nothing, so the colour the Service
         # still selects (a lost status write) keeps serving: never scale it to zero.
         keep.add(r.obs.active_service_color)
-    for color in c.COLORS:
+    for color in constants.COLORS:
         if color not in keep and color in deps:
             acts.append(ScaleDeployment(color, 0))
     if spec.ingress is None and r.obs.ingress_present:

@@ -7,7 +7,7 @@ before any promotion.
 
 from __future__ import annotations
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.core import analysis
 from finnexus_operator.core.clock import iso
 from finnexus_operator.core.manifests import other
@@ -45,7 +45,7 @@ def idle(r: Rollout) -> None:
         # switch whose status write was lost), build the candidate beside that colour
         # rather than replacing the template under live traffic.
         live = r.obs.active_service_color
-        r.start_candidate(other(live) if live in c.COLORS and live is not None else c.BLUE)
+        r.start_candidate(other(live) if live in constants.COLORS and live else constants.BLUE)
     else:
         r.start_candidate(other(r.st.active_color))
 

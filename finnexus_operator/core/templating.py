@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.core import manifests
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 
@@ -47,7 +47,7 @@ def render(query: str, values: Mapping[str, str]) -> str:
 
 def query_values(namespace: str, name: str, status: FinNexusDeploymentStatus) -> dict[str, str]:
     """Values of the placeholders for the current candidate (the active colour when idle)."""
-    color = status.candidate_color or status.active_color or c.BLUE
+    color = status.candidate_color or status.active_color or constants.BLUE
     stable = manifests.other(color)
     return {
         "namespace": namespace, "name": name, "color": color,

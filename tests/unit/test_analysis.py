@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from finnexus_operator.core import analysis as an
+from finnexus_operator.core import analysis
 from finnexus_operator.core.analysis import Verdict
 from finnexus_operator.core.measurement import Outcome, QueryResult
 from finnexus_operator.core.observed import MetricSample
@@ -55,7 +55,7 @@ ERR = QueryResult.error("connection refused")
     ({"min": 0}, QueryResult.error("2 series"), Verdict.ERROR),
 ])
 def test_judge(bounds: dict[str, float], result: QueryResult, verdict: Verdict) -> None:
-    assert an.judge(metric(**bounds), result) is verdict
+    assert analysis.judge(metric(**bounds), result) is verdict
 
 
 @pytest.mark.parametrize(("verdicts", "expected"), [
@@ -67,7 +67,7 @@ def test_judge(bounds: dict[str, float], result: QueryResult, verdict: Verdict) 
     ([Verdict.FAIL, Verdict.PASS], Verdict.FAIL),
 ])
 def test_worst_first(verdicts: list[Verdict], expected: Verdict) -> None:
-    assert an.worst(verdicts) is expected
+    assert analysis.worst(verdicts) is expected
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -75,19 +75,19 @@ def test_worst_first(verdicts: list[Verdict], expected: Verdict) -> None:
     (math.inf, "+Inf"), (-math.inf, "-Inf"), (3.0, "3"),
 ])
 def test_fmt(value: float | None, text: str) -> None:
-    assert an.fmt(value) == text
+    assert analysis.fmt(value) == text
 
 
 # -- one round --------------------------------------------------------------------------------
 def test_round_summary_and_counters_for_a_passing_round() -> None:
     s = spec({"name": "error-rate", "query": "q", "max": 0.001},
              {"name": "latency-p95", "query": "q", "max": 0.2})
-    out = an.evaluate_round(s, AnalysisStatus(round=3, passed=3, checks=10), [
+    out = analysis.evaluate_round(s, AnalysisStatus(round=3, passed=3, checks=10), [
         MetricSample("error-rate", v(0.0002)), MetricSample("latency-p95", v(0.12))], NOW)
     assert out.summary == "error-rate 0.0002 <= 0.001; latency-p95 0.12 <= 0.2"
     assert out.verdict is Verdict.PASS and out.breach is None and out.done
     assert (out.status.round, out.status.passed, out.status.checks) == (4, 4, 3)
-    assert an.round_label(out.status) == "round 4/3"
+    assert analysis.round_label(out.status) == "round 4/3"
     assert out.status.last_round_time == NOW
     assert [m.verdict for m in out.status.metrics] == ["Pass", "Pass"]
     assert [m.value for m in out.status.metrics] == [0.0002, 0.12]
@@ -102,7 +102,7 @@ def test_round_summary_and_counters_for_a_passing_round() -> None:
 ])
 def test_measurement_description(bounds: dict[str, float], value: float, text: str) -> None:
     s = spec({"name": "m", "query": "q", **bounds}, failureLimit=5)
-    out = an.evaluate_round(s, None, [MetricSample("m", v(value))], NOW)
+    out = analysis.evaluate_round(s, None, [MetricSample("m", v(value))], NOW)
     assert out.summary == text
 
 
@@ -134,7 +134,7 @@ def test_limits(limits: dict[str, int], rounds: str, breach: str | None) -> None
     status: AnalysisStatus | None = None
     out = None
     for r in rounds:
-        out = an.evaluate_round(s, status, [MetricSample("error-rate", by[r])], NOW)
+        out = analysis.evaluate_round(s, status, [MetricSample("error-rate", by[r])], NOW)
         status = out.status
     assert out is not None
     assert out.breach == breach
@@ -155,7 +155,7 @@ def test_only_fully_passing_rounds_count_towards_checks(
     by = {"P": v(0.0), "N": ND, "E": ERR}
     status: AnalysisStatus | None = None
     for r in rounds:
-        out = an.evaluate_round(s, status, [MetricSample("error-rate", by[r])], NOW)
+        out = analysis.evaluate_round(s, status, [MetricSample("error-rate", by[r])], NOW)
         status = out.status
     assert out.status.passed == passed and out.done is done
     assert out.verdict is (Verdict.PASS if rounds[-1] == "P" else
@@ -165,14 +165,14 @@ def test_only_fully_passing_rounds_count_towards_checks(
 def test_a_round_with_one_metric_missing_data_does_not_pass() -> None:
     s = spec({"name": "a", "query": "q", "max": 1}, {"name": "b", "query": "q", "max": 1},
              checks=1, noDataLimit=5)
-    out = an.evaluate_round(s, None, [MetricSample("a", v(0.5)), MetricSample("b", ND)], NOW)
+    out = analysis.evaluate_round(s, None, [MetricSample("a", v(0.5)), MetricSample("b", ND)], NOW)
     assert out.verdict is Verdict.NO_DATA and out.status.passed == 0 and not out.done
 
 
 def test_unmeasured_metric_is_an_error() -> None:
     s = spec({"name": "a", "query": "q", "max": 1}, {"name": "b", "query": "q", "max": 1},
              checks=1, errorLimit=0)
-    out = an.evaluate_round(s, None, [MetricSample("a", v(0.5)),
+    out = analysis.evaluate_round(s, None, [MetricSample("a", v(0.5)),
                                       MetricSample("other", v(0.1))], NOW)
     assert out.verdict is Verdict.ERROR and not out.done
     assert out.breach == ("b error (not measured) for 1 consecutive rounds "
@@ -182,7 +182,7 @@ def test_unmeasured_metric_is_an_error() -> None:
 def test_breach_names_the_first_breaching_metric_and_blocks_promotion() -> None:
     s = spec({"name": "a", "query": "q", "max": 1}, {"name": "b", "query": "q", "max": 1},
              checks=1)
-    out = an.evaluate_round(s, None, [MetricSample("a", v(2)), MetricSample("b", v(3))], NOW)
+    out = analysis.evaluate_round(s, None, [MetricSample("a", v(2)), MetricSample("b", v(3))], NOW)
     assert out.breach == "a 2 > 1 (round 1, failureLimit 0)" and not out.done
     assert out.verdict is Verdict.FAIL
     assert [m.failures for m in out.status.metrics] == [1, 1]
@@ -194,7 +194,7 @@ def test_counters_carry_over_and_reset() -> None:
     seq = [v(5), ND, ND, v(0), ERR, ERR, v(5)]
     history = []
     for r in seq:
-        status = an.evaluate_round(s, status, [MetricSample("error-rate", r)], NOW).status
+        status = analysis.evaluate_round(s, status, [MetricSample("error-rate", r)], NOW).status
         m = status.metrics[0]
         history.append((m.failures, m.no_data, m.errors, m.verdict))
     assert history == [(1, 0, 0, "Fail"), (1, 1, 0, "NoData"), (1, 2, 0, "NoData"),
@@ -204,13 +204,13 @@ def test_counters_carry_over_and_reset() -> None:
 
 def test_non_finite_values_are_not_stored() -> None:
     s = spec({"name": "m", "query": "q", "min": 0}, checks=5)
-    out = an.evaluate_round(s, None, [MetricSample("m", v(math.inf))], NOW)
+    out = analysis.evaluate_round(s, None, [MetricSample("m", v(math.inf))], NOW)
     assert out.status.metrics[0].value is None and out.status.metrics[0].verdict == "Pass"
     assert out.summary == "m 0 <= +Inf"
 
 
 def test_detail_is_kept() -> None:
-    out = an.evaluate_round(spec(), None, [MetricSample("error-rate", ERR)], NOW)
+    out = analysis.evaluate_round(spec(), None, [MetricSample("error-rate", ERR)], NOW)
     assert out.status.metrics[0].detail == "connection refused"
 
 
@@ -218,7 +218,7 @@ def test_detail_is_kept() -> None:
     (4, 4, "round 4/10"), (6, 4, "round 6 (4/10 passed)"), (0, 0, "round 0/10"),
 ])
 def test_round_label(round_: int, passed: int, label: str) -> None:
-    assert an.round_label(AnalysisStatus(round=round_, passed=passed, checks=10)) == label
+    assert analysis.round_label(AnalysisStatus(round=round_, passed=passed, checks=10)) == label
 
 
 # -- QueryResult --------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_query_result_invariants() -> None:
 
 
 def test_a_breach_never_promotes_even_with_enough_passing_rounds() -> None:
-    out = an.evaluate_round(spec(checks=3), AnalysisStatus(round=5, passed=3, checks=3),
+    out = analysis.evaluate_round(spec(checks=3), AnalysisStatus(round=5, passed=3, checks=3),
                             [MetricSample("error-rate", v(0.5))], NOW)
     assert out.breach is not None and not out.done
 
@@ -247,7 +247,7 @@ def test_a_round_with_missing_data_never_promotes_even_past_checks(
     last: QueryResult, done: bool
 ) -> None:
     """Enough rounds passed earlier (e.g. while paused): only a passing round promotes."""
-    out = an.evaluate_round(spec(checks=3), AnalysisStatus(round=5, passed=5, checks=3),
+    out = analysis.evaluate_round(spec(checks=3), AnalysisStatus(round=5, passed=5, checks=3),
                             [MetricSample("error-rate", last)], NOW)
     assert out.breach is None and out.done is done
 

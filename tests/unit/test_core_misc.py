@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finnexus_operator import constants as c
-from finnexus_operator.core import manifests as mf
+from finnexus_operator import constants
+from finnexus_operator.core import manifests
 from finnexus_operator.core.revision import revision_of
 from finnexus_operator.core.templating import (
     PLACEHOLDERS,
@@ -242,12 +242,12 @@ def assert_owned(obj: dict[str, Any], name: str) -> None:
 def test_deployment_manifest(color: str) -> None:
     tmpl = template("app:v1")
     before = json.dumps(tmpl, sort_keys=True)
-    d = mf.deployment(OWNER, color, "abc1234567", tmpl, 3)
+    d = manifests.deployment(OWNER, color, "abc1234567", tmpl, 3)
     assert json.dumps(tmpl, sort_keys=True) == before  # the input is not mutated
     assert d["apiVersion"] == "apps/v1" and d["kind"] == "Deployment"
     assert_owned(d, f"backend-{color}")
-    assert d["metadata"]["labels"][c.LABEL_COLOR] == color
-    assert d["metadata"]["labels"][c.LABEL_REVISION] == "abc1234567"
+    assert d["metadata"]["labels"][constants.LABEL_COLOR] == color
+    assert d["metadata"]["labels"][constants.LABEL_REVISION] == "abc1234567"
     assert d["spec"]["replicas"] == 3
     assert d["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "backend",
                                                      "finnexus.ai/color": color}}
@@ -260,16 +260,16 @@ def test_deployment_manifest(color: str) -> None:
 
 
 def test_deployment_manifest_template_without_metadata() -> None:
-    d = mf.deployment(OWNER, "blue", "r", {"spec": {"containers": []}}, 1)
-    assert d["spec"]["template"]["metadata"]["labels"][c.LABEL_COLOR] == "blue"
+    d = manifests.deployment(OWNER, "blue", "r", {"spec": {"containers": []}}, 1)
+    assert d["spec"]["template"]["metadata"]["labels"][constants.LABEL_COLOR] == "blue"
 
 
 @pytest.mark.parametrize(("builder", "name", "color"), [
-    (lambda s: mf.color_service(OWNER, "blue", s), "backend-blue", "blue"),
-    (lambda s: mf.color_service(OWNER, "green", s), "backend-green", "green"),
-    (lambda s: mf.service(OWNER, mf.active_service_name("backend"), "green", s), "backend",
-     "green"),
-    (lambda s: mf.service(OWNER, mf.preview_service_name("backend"), "blue", s),
+    (lambda s: manifests.color_service(OWNER, "blue", s), "backend-blue", "blue"),
+    (lambda s: manifests.color_service(OWNER, "green", s), "backend-green", "green"),
+    (lambda s: manifests.service(OWNER, manifests.active_service_name("backend"), "green", s),
+     "backend", "green"),
+    (lambda s: manifests.service(OWNER, manifests.preview_service_name("backend"), "blue", s),
      "backend-preview", "blue"),
 ])
 def test_service_manifests(builder: Any, name: str, color: str) -> None:
@@ -284,7 +284,7 @@ def test_service_manifests(builder: Any, name: str, color: str) -> None:
 
 @pytest.mark.parametrize("color", ["blue", "green"])
 def test_ingress_manifest(color: str) -> None:
-    ing = mf.ingress(OWNER, color, parsed(ingress=True))
+    ing = manifests.ingress(OWNER, color, parsed(ingress=True))
     assert ing["apiVersion"] == "networking.k8s.io/v1" and ing["kind"] == "Ingress"
     assert_owned(ing, "backend")
     (rule,) = ing["spec"]["rules"]
@@ -303,7 +303,7 @@ def test_ingress_manifest_optional_fields() -> None:
                       "annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": "true"}}
     spec = parse_spec(raw)
     assert isinstance(spec, FinNexusDeploymentSpec)
-    ing = mf.ingress(OWNER, "green", spec)
+    ing = manifests.ingress(OWNER, "green", spec)
     assert ing["spec"]["ingressClassName"] == "nginx"
     assert ing["spec"]["tls"] == [{"hosts": ["api.example.com"], "secretName": "api-tls"}]
     assert ing["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/ssl-redirect": "true"}
@@ -316,13 +316,13 @@ def test_ingress_manifest_optional_fields() -> None:
     ("backend-preview", None), (None, None), ("other-blue", None),
 ])
 def test_color_of_service(service_name: str | None, color: str | None) -> None:
-    assert mf.color_of_service("backend", service_name) == color
+    assert manifests.color_of_service("backend", service_name) == color
 
 
 def test_names_and_labels() -> None:
-    assert mf.colored_name("backend", "green") == "backend-green"
-    assert mf.active_service_name("backend") == "backend"
-    assert mf.preview_service_name("backend") == "backend-preview"
-    assert mf.owned_labels("backend") == LABELS
-    assert mf.selector("backend", "blue") == {"app.kubernetes.io/name": "backend",
+    assert manifests.colored_name("backend", "green") == "backend-green"
+    assert manifests.active_service_name("backend") == "backend"
+    assert manifests.preview_service_name("backend") == "backend-preview"
+    assert manifests.owned_labels("backend") == LABELS
+    assert manifests.selector("backend", "blue") == {"app.kubernetes.io/name": "backend",
                                               "finnexus.ai/color": "blue"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.adapters.health import HealthProber, pod_matches
 from finnexus_operator.core.observed import HealthRound
 from finnexus_operator.core.probes import HealthProbe
@@ -18,9 +18,9 @@ from finnexus_operator.core.probes import HealthProbe
 def pod(name: str = "web-green-1", *, app: str = "web", color: str = "green",
         revision: str | None = "r2", ip: str = "127.0.0.1", port: int = 0,
         ready: bool = True) -> dict[str, Any]:
-    labels = {c.LABEL_NAME: app, c.LABEL_COLOR: color}
+    labels = {constants.LABEL_NAME: app, constants.LABEL_COLOR: color}
     if revision is not None:
-        labels[c.LABEL_REVISION] = revision
+        labels[constants.LABEL_REVISION] = revision
     return {
         "metadata": {"name": name, "labels": labels},
         "spec": {"containers": [{"name": "app", "ports": [

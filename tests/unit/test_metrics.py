@@ -110,8 +110,8 @@ def test_an_unknown_provider_is_a_config_error() -> None:
 
 def parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
     parser = argparse.ArgumentParser()
-    add_run_arguments(parser)
-    return settings_from(parser.parse_args(argv), env or {})
+    add_run_arguments(parser, metric_providers=PROVIDERS)
+    return settings_from(parser.parse_args(argv), env or {}, metric_providers=PROVIDERS)
 
 
 def test_the_provider_setting_comes_from_flag_then_environment_then_default() -> None:

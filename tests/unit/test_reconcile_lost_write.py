@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from finnexus_operator import errors
+from finnexus_operator.controller.reconcile import Reconciler
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.revision import revision_of
-from finnexus_operator.operator.reconcile import Reconciler
 
 NS, NAME, UID = "ns", "web", "u-1"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from finnexus_operator import errors
-from finnexus_operator.adapters import routers as r
+from finnexus_operator.adapters import routers
 from finnexus_operator.adapters.objects import ObjectStore
-from finnexus_operator.core import manifests as m
+from finnexus_operator.core import manifests
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 
 OWNER = {"name": "web", "namespace": "ns", "uid": "u-1"}
@@ -55,65 +55,67 @@ def store() -> ObjectStore:
                                           (WITH_INGRESS, ["ingress", "service"])])
 def test_router_kinds_put_the_ingress_first(spec: FinNexusDeploymentSpec,
                                             kinds: list[str]) -> None:
-    assert r.router_kinds(spec) == kinds
-    assert [router.kind for router in r.make_routers(store(), OWNER, spec)] == kinds
+    assert routers.router_kinds(spec) == kinds
+    assert [router.kind for router in routers.make_routers(store(), OWNER, spec)] == kinds
 
 
 def test_each_router_names_its_target() -> None:
-    ingress, service = r.make_routers(store(), OWNER, WITH_INGRESS)
+    ingress, service = routers.make_routers(store(), OWNER, WITH_INGRESS)
     assert ingress.target() == ("Ingress", "web")
-    assert service.target() == ("Service", m.active_service_name("web"))
+    assert service.target() == ("Service", manifests.active_service_name("web"))
 
 
 async def test_each_router_observes_what_it_ensured() -> None:
     s = store()
-    routers = r.make_routers(s, OWNER, WITH_INGRESS)
-    for router in routers:
+    chain = routers.make_routers(s, OWNER, WITH_INGRESS)
+    for router in chain:
         assert await router.ensure("green") is True
         assert await router.ensure("green") is False  # already true: no write
     objects = {router.target(): await s.read(router.target()[0], "ns", router.target()[1])
-               for router in routers}
-    assert r.routed_colors(routers, objects) == {"ingress": "green", "service": "green"}
-    assert r.routed_colors(routers, {}) == {"ingress": None, "service": None}  # absent
+               for router in chain}
+    assert routers.routed_colors(chain, objects) == {"ingress": "green", "service": "green"}
+    assert routers.routed_colors(chain, {}) == {"ingress": None, "service": None}  # absent
 
 
 def test_routed_colors_reads_each_router_from_its_own_target() -> None:
-    routers = r.make_routers(store(), OWNER, WITH_INGRESS)
-    objects = {("Ingress", "web"): m.ingress(OWNER, "blue", WITH_INGRESS),
-               ("Service", "web"): m.service(OWNER, "web", "green", WITH_INGRESS),
-               ("Service", "web-preview"): m.service(OWNER, "web-preview", "blue", WITH_INGRESS)}
-    assert r.routed_colors(routers, objects) == {"ingress": "blue", "service": "green"}
+    chain = routers.make_routers(store(), OWNER, WITH_INGRESS)
+    objects = {("Ingress", "web"): manifests.ingress(OWNER, "blue", WITH_INGRESS),
+               ("Service", "web"): manifests.service(OWNER, "web", "green", WITH_INGRESS),
+               ("Service", "web-preview"): manifests.service(OWNER, "web-preview", "blue",
+                                                             WITH_INGRESS)}
+    assert routers.routed_colors(chain, objects) == {"ingress": "blue", "service": "green"}
 
 
 def test_the_default_registry_has_every_kind() -> None:
-    r.check_routers()
-    assert set(r.ROUTERS) == {"ingress", "service"}
+    routers.check_routers()
+    assert set(routers.ROUTERS) == {"ingress", "service"}
 
 
-MISSING_INGRESS = {"service": r.ServiceRouter}
+MISSING_INGRESS = {"service": routers.ServiceRouter}
 
 
 def test_check_routers_fails_for_a_kind_without_a_registration() -> None:
     with pytest.raises(errors.ConfigError) as info:
-        r.check_routers(MISSING_INGRESS)
+        routers.check_routers(MISSING_INGRESS)
     assert str(info.value) == "unknown traffic router 'ingress'; known: service"
     with pytest.raises(errors.ConfigError, match="'ingress', 'service'; known: none"):
-        r.check_routers({})
+        routers.check_routers({})
 
 
 def test_make_routers_fails_only_when_the_spec_needs_the_missing_kind() -> None:
     with pytest.raises(errors.ConfigError) as info:
-        r.make_routers(store(), OWNER, WITH_INGRESS, MISSING_INGRESS)
+        routers.make_routers(store(), OWNER, WITH_INGRESS, MISSING_INGRESS)
     assert str(info.value) == "unknown traffic router 'ingress'; known: service"
-    assert [x.kind for x in r.make_routers(store(), OWNER, PLAIN, MISSING_INGRESS)] == ["service"]
+    chain = routers.make_routers(store(), OWNER, PLAIN, MISSING_INGRESS)
+    assert [x.kind for x in chain] == ["service"]
 
 
 def test_a_registered_factory_is_what_make_routers_builds() -> None:
     built: list[tuple[Any, ...]] = []
 
-    def factory(s: ObjectStore, owner: Any, spec: FinNexusDeploymentSpec) -> r.TrafficRouter:
+    def factory(s: ObjectStore, owner: Any, spec: FinNexusDeploymentSpec) -> routers.TrafficRouter:
         built.append((owner["name"], spec))
-        return r.ServiceRouter(s, owner, spec)
+        return routers.ServiceRouter(s, owner, spec)
 
-    routers = r.make_routers(store(), OWNER, PLAIN, {"service": factory})
-    assert built == [("web", PLAIN)] and [x.kind for x in routers] == ["service"]
+    chain = routers.make_routers(store(), OWNER, PLAIN, {"service": factory})
+    assert built == [("web", PLAIN)] and [x.kind for x in chain] == ["service"]

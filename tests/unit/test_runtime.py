@@ -8,7 +8,7 @@ from structlog.testing import capture_logs
 from finnexus_operator import errors
 from finnexus_operator.adapters import routers
 from finnexus_operator.adapters.prometheus import PrometheusProvider
-from finnexus_operator.operator.runtime import Runtime
+from finnexus_operator.controller.runtime import Runtime
 from finnexus_operator.settings import Settings
 
 API_CLIENT = object()  # never called: start() builds clients, it sends no request
@@ -21,7 +21,7 @@ async def test_a_router_kind_without_a_registration_fails_the_start(
     runtime = Runtime(Settings(metrics_port=0), API_CLIENT)
     with pytest.raises(errors.ConfigError, match="unknown traffic router 'ingress'"):
         await runtime.start()
-    assert runtime.reconciler is None and runtime.controller is None
+    assert runtime.reconciler is None and runtime.queue is None
 
 
 async def test_an_unknown_metric_provider_fails_the_start() -> None:

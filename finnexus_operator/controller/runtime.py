@@ -11,9 +11,9 @@ from finnexus_operator.adapters.kube import KubeClient, load_api_client
 from finnexus_operator.adapters.metrics import MetricProvider, make_provider
 from finnexus_operator.adapters.prometheus import display_url
 from finnexus_operator.adapters.routers import check_routers
+from finnexus_operator.controller.reconcile import Reconciler
+from finnexus_operator.controller.workqueue import WorkQueue
 from finnexus_operator.logs import get_logger
-from finnexus_operator.operator.controller import Controller
-from finnexus_operator.operator.reconcile import Reconciler
 from finnexus_operator.settings import Settings
 
 __all__ = ["Runtime"]
@@ -27,7 +27,7 @@ class Runtime:
     def __init__(self, settings: Settings, api_client: Any = None) -> None:
         self.settings = settings
         self._api_client = api_client
-        self.controller: Controller | None = None
+        self.queue: WorkQueue | None = None
         self.reconciler: Reconciler | None = None
         self.provider: MetricProvider | None = None
 
@@ -42,7 +42,7 @@ class Runtime:
                         "errors and be rolled back, never promoted")
         self.reconciler = Reconciler(KubeClient(api_client), prober=HealthProber(),
                                      provider=self.provider)
-        self.controller = Controller(self.reconciler)
+        self.queue = WorkQueue(self.reconciler)
         if s.metrics_port:
             start_http_server(s.metrics_port)
         log.info("operator started", namespaces=list(s.namespaces) or "all",
@@ -51,8 +51,8 @@ class Runtime:
                  metrics_port=s.metrics_port)
 
     async def stop(self) -> None:
-        if self.controller is not None:
-            await self.controller.stop()
+        if self.queue is not None:
+            await self.queue.stop()
         if self.reconciler is not None:
             await self.reconciler.prober.close()
         if self.provider is not None:

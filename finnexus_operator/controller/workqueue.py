@@ -13,16 +13,16 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from finnexus_operator import errors
+from finnexus_operator.controller.reconcile import PassResult
 from finnexus_operator.logs import get_logger
-from finnexus_operator.operator.reconcile import PassResult
 
-__all__ = ["Controller"]
+__all__ = ["WorkQueue"]
 
-log = get_logger("finnexus.controller")
+log = get_logger("finnexus.workqueue")
 Key = tuple[str, str]
 
 
-class Controller:
+class WorkQueue:
     """Schedules reconcile passes per (namespace, name)."""
 
     def __init__(self, reconcile: Callable[[str, str], Awaitable[PassResult]], *,

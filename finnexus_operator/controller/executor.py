@@ -10,14 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from finnexus_operator import constants as c
+from finnexus_operator import constants
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.adapters.resource import ResourceClient
 from finnexus_operator.adapters.routers import make_routers
+from finnexus_operator.controller import telemetry
 from finnexus_operator.core import actions, manifests
 from finnexus_operator.logs import get_logger
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
-from finnexus_operator.operator import opmetrics
 
 __all__ = ["Executor"]
 
@@ -39,7 +39,7 @@ class Executor:
         store, owner, spec = self.store, self.owner, self.spec
         ns, name = owner["namespace"], owner["name"]
         if isinstance(action, actions.EnsureServices):
-            for color in c.COLORS:
+            for color in constants.COLORS:
                 await store.ensure(manifests.color_service(owner, color, spec))
         elif isinstance(action, actions.EnsureDeployment):
             await store.ensure(manifests.deployment(owner, action.color, action.revision,
@@ -64,6 +64,6 @@ class Executor:
             if await router.ensure(color) and routed_at is None:
                 routed_at = time.time()
         if routed_at is not None:
-            opmetrics.DECISION_TO_ROUTE.observe(routed_at - decided_at)
+            telemetry.DECISION_TO_ROUTE.observe(routed_at - decided_at)
             log.info("traffic routed", object=f"{self.owner['namespace']}/{self.owner['name']}",
                      color=color, seconds_since_decision=round(routed_at - decided_at, 4))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from finnexus_operator import errors
-from finnexus_operator.operator.controller import Controller
-from finnexus_operator.operator.reconcile import PassResult
+from finnexus_operator.controller.reconcile import PassResult
+from finnexus_operator.controller.workqueue import WorkQueue
 
 
 async def test_conflicts_are_retried_until_a_pass_succeeds() -> None:
@@ -20,12 +20,12 @@ async def test_conflicts_are_retried_until_a_pass_succeeds() -> None:
         done.set()
         return PassResult(None)
 
-    controller = Controller(reconcile, min_backoff=0.01, max_backoff=0.05)
-    controller.notify("ns", "web")
+    queue = WorkQueue(reconcile, min_backoff=0.01, max_backoff=0.05)
+    queue.notify("ns", "web")
     await asyncio.wait_for(done.wait(), 2)
     assert len(calls) == 3
     assert calls[2] - calls[1] >= calls[1] - calls[0]  # backoff grows
-    await controller.stop()
+    await queue.stop()
 
 
 async def test_requeue_after_runs_the_next_pass_without_an_event() -> None:
@@ -40,11 +40,11 @@ async def test_requeue_after_runs_the_next_pass_without_an_event() -> None:
             return PassResult(None)
         return PassResult(0.01)
 
-    controller = Controller(reconcile)
-    controller.notify("ns", "web")
+    queue = WorkQueue(reconcile)
+    queue.notify("ns", "web")
     await asyncio.wait_for(done.wait(), 2)
     assert passes == 3
-    await controller.stop()
+    await queue.stop()
 
 
 async def test_passes_for_one_object_never_overlap_and_events_wake_the_worker() -> None:
@@ -61,19 +61,19 @@ async def test_passes_for_one_object_never_overlap_and_events_wake_the_worker() 
         passes += 1
         return PassResult(60.0)  # only an event brings the next pass this soon
 
-    controller = Controller(reconcile)
+    queue = WorkQueue(reconcile)
     for _ in range(5):
-        controller.notify("ns", "web")
+        queue.notify("ns", "web")
         await asyncio.sleep(0.005)
     await asyncio.sleep(0.15)
     assert not overlap and 2 <= passes <= 3  # coalesced: one in flight, one queued
-    controller.notify("ns", "web", resource_version="7")
+    queue.notify("ns", "web", resource_version="7")
     await asyncio.sleep(0.05)
     assert passes >= 3
-    assert controller.active == 1
-    controller.notify("ns", "web", deleted=True)
+    assert queue.active == 1
+    queue.notify("ns", "web", deleted=True)
     await asyncio.sleep(0.01)
-    assert controller.active == 0
+    assert queue.active == 0
 
 
 async def test_the_echo_of_our_own_status_write_is_ignored() -> None:
@@ -84,16 +84,16 @@ async def test_the_echo_of_our_own_status_write_is_ignored() -> None:
         passes += 1
         return PassResult(60.0, resource_version="42")
 
-    controller = Controller(reconcile)
-    controller.notify("ns", "web")
+    queue = WorkQueue(reconcile)
+    queue.notify("ns", "web")
     await asyncio.sleep(0.02)
-    controller.notify("ns", "web", resource_version="42")  # our own write coming back
+    queue.notify("ns", "web", resource_version="42")  # our own write coming back
     await asyncio.sleep(0.02)
     assert passes == 1
-    controller.notify("ns", "web", resource_version="43")  # somebody else's change
+    queue.notify("ns", "web", resource_version="43")  # somebody else's change
     await asyncio.sleep(0.02)
     assert passes == 2
-    await controller.stop()
+    await queue.stop()
 
 
 async def test_a_crashing_pass_is_logged_and_retried() -> None:
@@ -108,7 +108,7 @@ async def test_a_crashing_pass_is_logged_and_retried() -> None:
         done.set()
         return PassResult(None)
 
-    controller = Controller(reconcile, min_backoff=0.01)
-    controller.notify("ns", "web")
+    queue = WorkQueue(reconcile, min_backoff=0.01)
+    queue.notify("ns", "web")
     await asyncio.wait_for(done.wait(), 2)
-    await controller.stop()
+    await queue.stop()

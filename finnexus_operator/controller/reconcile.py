@@ -23,6 +23,9 @@ from finnexus_operator.adapters.kube import KubeClient
 from finnexus_operator.adapters.metrics import MetricProvider, measure
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.adapters.resource import ResourceClient
+from finnexus_operator.controller import telemetry
+from finnexus_operator.controller.executor import Executor
+from finnexus_operator.controller.observe import observe
 from finnexus_operator.core.observed import HealthRound, MetricSample, Observed
 from finnexus_operator.core.passes import run_pass
 from finnexus_operator.core.plan import Plan
@@ -33,9 +36,6 @@ from finnexus_operator.logs import get_logger
 from finnexus_operator.models.phases import Phase, Reason
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from finnexus_operator.models.status import FinNexusDeploymentStatus
-from finnexus_operator.operator import opmetrics
-from finnexus_operator.operator.executor import Executor
-from finnexus_operator.operator.observe import observe
 
 __all__ = ["PassResult", "Reconciler"]
 
@@ -83,7 +83,7 @@ class _ClusterIO:
         self.decided_at = time.time()
         ns, name = self.owner["namespace"], self.owner["name"]
         for sample in samples:
-            opmetrics.MEASUREMENTS.labels(ns, name, sample.name,
+            telemetry.MEASUREMENTS.labels(ns, name, sample.name,
                                           sample.result.outcome.value).inc()
         return samples
 
@@ -113,10 +113,10 @@ class Reconciler:
         try:
             return await self.reconcile(namespace, name)
         except Exception:
-            opmetrics.RECONCILE_ERRORS.labels(namespace, name).inc()
+            telemetry.RECONCILE_ERRORS.labels(namespace, name).inc()
             raise
         finally:
-            opmetrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
+            telemetry.RECONCILE_DURATION.observe(time.perf_counter() - started)
 
     async def reconcile(self, namespace: str, name: str) -> PassResult:
         body = await self.resources.get(namespace, name)
@@ -139,7 +139,7 @@ class Reconciler:
             self._unwritten[(namespace, name)] = (_dump(stored), result.status)
             raise
         await self._post_events(body, result)
-        opmetrics.set_phase(namespace, name, result.status.phase)
+        telemetry.set_phase(namespace, name, result.status.phase)
         self._count_results(namespace, name, status, result.status)
         if io.store.writes:
             log.info("applied", object=f"{namespace}/{name}", writes=io.store.writes,
@@ -193,7 +193,7 @@ class Reconciler:
         known = {(h.revision, h.result, h.finished_at) for h in old.history}
         for entry in new.history:
             if (entry.revision, entry.result, entry.finished_at) not in known:
-                opmetrics.ROLLOUTS.labels(namespace, name, entry.result).inc()
+                telemetry.ROLLOUTS.labels(namespace, name, entry.result).inc()
 
 
 def _dump(status: FinNexusDeploymentStatus) -> dict[str, Any]:

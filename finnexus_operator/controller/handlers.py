@@ -12,8 +12,8 @@ from typing import Any
 
 import kopf
 
-from finnexus_operator import constants as c
-from finnexus_operator.operator.runtime import Runtime
+from finnexus_operator import constants
+from finnexus_operator.controller.runtime import Runtime
 
 __all__ = ["PEERING_NAME", "register"]
 
@@ -43,10 +43,10 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     async def cleanup(**_: Any) -> None:
         await runtime.stop()
 
-    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry)
+    @kopf.on.event(constants.GROUP, constants.VERSION, constants.PLURAL, registry=registry)
     async def on_event(*, type: str, name: str, namespace: str | None, meta: kopf.Meta,
                        **_: Any) -> None:
-        if runtime.controller is None or namespace is None:
+        if runtime.queue is None or namespace is None:
             return
-        runtime.controller.notify(namespace, name, deleted=type == "DELETED",
+        runtime.queue.notify(namespace, name, deleted=type == "DELETED",
                                   resource_version=meta.get("resourceVersion"))
