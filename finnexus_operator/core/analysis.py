@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from finnexus_operator.core.measurement import Outcome, QueryResult
+from finnexus_operator.core.measurement import QueryOutcome, QueryResult
 from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.models.spec import AnalysisSpec, MetricSpec
 from finnexus_operator.models.status import AnalysisStatus, MetricStatus
@@ -50,10 +50,10 @@ def fmt(value: float | None) -> str:
 
 def judge(metric: MetricSpec, result: QueryResult) -> Verdict:
     """Grade one measurement against the metric's inclusive bounds."""
-    if result.outcome is Outcome.ERROR:
+    if result.outcome is QueryOutcome.ERROR:
         return Verdict.ERROR
     value = result.value
-    if result.outcome is Outcome.NO_DATA or value is None or math.isnan(value):
+    if result.outcome is QueryOutcome.NO_DATA or value is None or math.isnan(value):
         return Verdict.NO_DATA
     if metric.min is not None and value < metric.min:
         return Verdict.FAIL
@@ -106,7 +106,7 @@ def evaluate_round(
     texts: list[str] = []
     breach: str | None = None
     for metric in spec.metrics:
-        result = by_name.get(metric.name, QueryResult(Outcome.ERROR, detail="not measured"))
+        result = by_name.get(metric.name, QueryResult(QueryOutcome.ERROR, detail="not measured"))
         verdict = judge(metric, result)
         old = previous.get(metric.name, MetricStatus(name=metric.name))
         failures = old.failures + (verdict is Verdict.FAIL)

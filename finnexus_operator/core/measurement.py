@@ -12,10 +12,10 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Outcome", "QueryResult"]
+__all__ = ["QueryOutcome", "QueryResult"]
 
 
-class Outcome(StrEnum):
+class QueryOutcome(StrEnum):
     """What a query produced."""
 
     VALUE = "Value"
@@ -27,12 +27,12 @@ class Outcome(StrEnum):
 class QueryResult:
     """One query's outcome; ``value`` is set only for ``Value``, ``detail`` says why otherwise."""
 
-    outcome: Outcome
+    outcome: QueryOutcome
     value: float | None = None
     detail: str = ""
 
     def __post_init__(self) -> None:
-        if self.outcome is Outcome.VALUE:
+        if self.outcome is QueryOutcome.VALUE:
             if self.value is None or math.isnan(self.value):
                 raise ValueError("a Value result needs a number that is not NaN")
         elif self.value is not None:
@@ -44,24 +44,24 @@ class QueryResult:
         number = float(value)
         if math.isnan(number):
             return cls.no_data("NaN")
-        return cls(Outcome.VALUE, number, detail)
+        return cls(QueryOutcome.VALUE, number, detail)
 
     @classmethod
     def no_data(cls, detail: str) -> QueryResult:
         """No number to judge: an empty vector or NaN."""
-        return cls(Outcome.NO_DATA, None, detail)
+        return cls(QueryOutcome.NO_DATA, None, detail)
 
     @classmethod
     def error(cls, detail: str) -> QueryResult:
         """The query could not be answered (backend, transport or query problem)."""
-        return cls(Outcome.ERROR, None, detail)
+        return cls(QueryOutcome.ERROR, None, detail)
 
     @property
     def ok(self) -> bool:
         """True when the result carries a number."""
-        return self.outcome is Outcome.VALUE
+        return self.outcome is QueryOutcome.VALUE
 
     def __str__(self) -> str:
-        if self.outcome is Outcome.VALUE:
+        if self.outcome is QueryOutcome.VALUE:
             return f"{self.value:g}"
         return f"{self.outcome}: {self.detail}" if self.detail else str(self.outcome)

@@ -36,7 +36,7 @@ def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
 
 
-class _Model(BaseModel):
+class _SpecModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
@@ -51,7 +51,7 @@ def _check_port(value: int | str, field: str) -> int | str:
     return value
 
 
-class ServiceSpec(_Model):
+class ServiceSpec(_SpecModel):
     """The Services the operator creates for the app."""
 
     port: int = Field(80, ge=1, le=65535, description="Port the Services expose.")
@@ -66,7 +66,7 @@ class ServiceSpec(_Model):
         return _check_port(v, "targetPort")
 
 
-class IngressSpec(_Model):
+class IngressSpec(_SpecModel):
     """When set, the operator owns Ingress <name> and flips its backend on each switch."""
 
     host: str = Field(min_length=1, max_length=253, description="Host name the Ingress serves.")
@@ -83,7 +83,7 @@ class IngressSpec(_Model):
     )
 
 
-class HealthCheckSpec(_Model):
+class HealthCheckSpec(_SpecModel):
     """HTTP health checks of every candidate pod before it sees production traffic."""
 
     path: str = Field("/health", pattern=r"^/", description="Path probed with GET on each pod.")
@@ -110,7 +110,7 @@ class HealthCheckSpec(_Model):
         return None if v is None else _check_port(v, "healthCheck.port")
 
 
-class MetricSpec(_Model):
+class MetricSpec(_SpecModel):
     """One Prometheus query that must return exactly one number within [min, max]."""
 
     model_config = ConfigDict(
@@ -143,7 +143,7 @@ class MetricSpec(_Model):
         return self
 
 
-class AnalysisSpec(_Model):
+class AnalysisSpec(_SpecModel):
     """Prometheus gate after the traffic switch; absent -> promote right after the switch."""
 
     interval_seconds: int = Field(
@@ -175,7 +175,7 @@ class AnalysisSpec(_Model):
         return v
 
 
-class PromotionSpec(_Model):
+class PromotionSpec(_SpecModel):
     """How a healthy candidate is promoted."""
 
     auto: bool = Field(
@@ -189,7 +189,7 @@ class PromotionSpec(_Model):
     )
 
 
-class FinNexusDeploymentSpec(_Model):
+class FinNexusDeploymentSpec(_SpecModel):
     """A stateless HTTP service released blue-green by the FinNexus operator."""
 
     replicas: int = Field(1, ge=1, le=1000, description="Pods per colour.")

@@ -23,11 +23,11 @@ __all__ = [
 ]
 
 
-class _Model(BaseModel):
+class _StatusModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
-class HealthStatus(_Model):
+class HealthStatus(_StatusModel):
     """Health checks of the current candidate."""
 
     consecutive_successes: int = Field(
@@ -40,7 +40,7 @@ class HealthStatus(_Model):
     last_probe_time: str | None = Field(None, description="When the last health-check round ran.")
 
 
-class MetricStatus(_Model):
+class MetricStatus(_StatusModel):
     """The last measurement of one metric and its counters."""
 
     name: str = Field(description="The metric (spec.analysis.metrics[].name).")
@@ -56,7 +56,7 @@ class MetricStatus(_Model):
     errors: int = Field(0, description="Consecutive Error results (compared with errorLimit).")
 
 
-class AnalysisStatus(_Model):
+class AnalysisStatus(_StatusModel):
     """Progress of the Prometheus gate."""
 
     round: int = Field(0, description="Measurement rounds taken since the switch.")
@@ -70,7 +70,7 @@ class AnalysisStatus(_Model):
     last_round_time: str | None = Field(None, description="When the last round was measured.")
 
 
-class ConditionStatus(_Model):
+class ConditionStatus(_StatusModel):
     """A metav1.Condition."""
 
     type: str = Field(description="Available, Progressing or Degraded.")
@@ -83,7 +83,7 @@ class ConditionStatus(_Model):
     )
 
 
-class HistoryEntry(_Model):
+class HistoryEntry(_StatusModel):
     """How one revision's rollout ended."""
 
     revision: str = Field(
@@ -99,14 +99,14 @@ class HistoryEntry(_Model):
     )
 
 
-class ScaleDown(_Model):
+class ScaleDown(_StatusModel):
     """A colour to scale to zero once ``after`` has passed."""
 
     color: str = Field(description="The colour to scale to 0.")
     after: str = Field(description="Not before this time.")
 
 
-class FinNexusDeploymentStatus(_Model):
+class FinNexusDeploymentStatus(_StatusModel):
     """Observed state of a FinNexusDeployment, written only through the status subresource."""
 
     observed_generation: int | None = Field(

@@ -13,7 +13,7 @@ from finnexus_kit.app import AppHandle, start_app
 from finnexus_kit.load import LoadStats, generate_load
 from finnexus_kit.prometheus import Predicate, PrometheusServer, Series
 from finnexus_operator.adapters.prometheus import PrometheusProvider
-from finnexus_operator.core.measurement import Outcome, QueryResult
+from finnexus_operator.core.measurement import QueryOutcome, QueryResult
 
 from .conftest import DemoAppFactory
 
@@ -83,13 +83,13 @@ async def test_wire_format_values(
 @pytest.mark.parametrize(
     ("promql", "outcome", "fragment"),
     [
-        ("vector(0) / 0", Outcome.NO_DATA, "NaN"),
-        ('up{job="prometheus"}[5s]', Outcome.ERROR, "range vector"),
-        ('"hello"', Outcome.ERROR, "string"),
+        ("vector(0) / 0", QueryOutcome.NO_DATA, "NaN"),
+        ('up{job="prometheus"}[5s]', QueryOutcome.ERROR, "range vector"),
+        ('"hello"', QueryOutcome.ERROR, "string"),
     ],
 )
 async def test_wire_format_other(
-    provider: PrometheusProvider, promql: str, outcome: Outcome, fragment: str
+    provider: PrometheusProvider, promql: str, outcome: QueryOutcome, fragment: str
 ) -> None:
     result = await provider.query(promql)
     assert result.outcome is outcome
@@ -105,7 +105,7 @@ async def test_error_ratio_tracks_the_app(
         result = await provider.query(error_ratio_query("ratio"))
     stats = running.result()
     assert stats.by_status[500] > 0, stats
-    assert result.outcome is Outcome.VALUE, result
+    assert result.outcome is QueryOutcome.VALUE, result
     assert result.value == pytest.approx(0.25, abs=0.1)
 
 
@@ -118,7 +118,7 @@ async def test_p95_latency_tracks_the_app(
             prometheus, 'http_request_duration_seconds_count{service="slow"}', 4
         )
         result = await provider.query(p95_query("slow"))
-    assert result.outcome is Outcome.VALUE, result
+    assert result.outcome is QueryOutcome.VALUE, result
     # Every request takes 0.22 s and a bit: all land in the (0.2, 0.25] bucket.
     assert result.value is not None
     assert 0.2 <= result.value <= 0.25
@@ -135,7 +135,7 @@ async def test_ratio_without_traffic_is_nan_no_data(
     await demo_app(service="idle")
     await samples_in_window(prometheus, 'http_requests_total{service="idle",status="200"}', 2)
     result = await provider.query(error_ratio_query("idle"))
-    assert result.outcome is Outcome.NO_DATA, result
+    assert result.outcome is QueryOutcome.NO_DATA, result
     assert result.detail.startswith("NaN")
 
 
@@ -145,7 +145,7 @@ async def test_several_series_is_an_error(
     await demo_app(service="split")
     await prometheus.wait_for('http_requests_total{service="split"}', lambda r: len(r) == 2)
     result = await provider.query('sum by (status) (http_requests_total{service="split"})')
-    assert result.outcome is Outcome.ERROR
+    assert result.outcome is QueryOutcome.ERROR
     assert "2 series" in result.detail
     assert "must return one series" in result.detail
 
@@ -182,7 +182,7 @@ async def test_stopped_prometheus_is_an_error_then_recovers(
     prometheus.stop()
     try:
         result = await provider.query("vector(1)")
-        assert result.outcome is Outcome.ERROR
+        assert result.outcome is QueryOutcome.ERROR
         assert "connection refused" in result.detail
         assert prometheus.url.removeprefix("http://") in result.detail
     finally:

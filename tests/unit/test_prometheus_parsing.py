@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from finnexus_operator.adapters.prometheus import PrometheusProvider, display_url
-from finnexus_operator.core.measurement import Outcome, QueryResult
+from finnexus_operator.core.measurement import QueryOutcome, QueryResult
 
 TS = 1700000000.123
 
@@ -132,7 +132,7 @@ async def test_answer_shapes(
     if isinstance(expected, QueryResult):
         assert result == expected
     else:
-        assert result.outcome is Outcome.ERROR, result
+        assert result.outcome is QueryOutcome.ERROR, result
         assert result.detail.startswith(expected), result.detail
         assert result.value is None
 
@@ -182,7 +182,7 @@ async def test_non_json_answers(
 async def test_long_error_bodies_are_cut(canned: Canned, provider: PrometheusProvider) -> None:
     canned.text("long", "x" * 5000, 500)
     result = await provider.query("long")
-    assert result.outcome is Outcome.ERROR
+    assert result.outcome is QueryOutcome.ERROR
     assert len(result.detail) < 300
     assert result.detail.endswith("...")
 
@@ -236,7 +236,7 @@ async def test_token_file_is_reread_each_query(canned: Canned, tmp_path: Path) -
         token_file.unlink()
         missing = await client.query("q")
     assert [r.headers["Authorization"] for r in canned.seen] == ["Bearer first", "Bearer rotated"]
-    assert missing.outcome is Outcome.ERROR
+    assert missing.outcome is QueryOutcome.ERROR
     assert missing.detail.startswith(f"cannot read token file {token_file}")
 
 
@@ -333,10 +333,10 @@ def test_display_url_is_the_provider_url_without_credentials(url: str, shown: st
 
 
 def test_query_result_invariants() -> None:
-    assert QueryResult.value_of(float("nan")).outcome is Outcome.NO_DATA
+    assert QueryResult.value_of(float("nan")).outcome is QueryOutcome.NO_DATA
     assert str(QueryResult.value_of(0.25)) == "0.25"
     assert str(QueryResult.no_data("empty vector")) == "NoData: empty vector"
     with pytest.raises(ValueError):
-        QueryResult(Outcome.ERROR, 1.0, "x")
+        QueryResult(QueryOutcome.ERROR, 1.0, "x")
     with pytest.raises(ValueError):
-        QueryResult(Outcome.VALUE)
+        QueryResult(QueryOutcome.VALUE)
