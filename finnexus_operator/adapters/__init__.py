@@ -1,1 +1,10 @@
-"""Adapters: the only code that talks to the outside (Kubernetes API, pods, Prometheus)."""
+"""Adapters: the only code that talks to the outside (Kubernetes API, pods, Prometheus).
+
+``kube`` (an async REST client, errors translated into ``finnexus_operator.errors``),
+``objects`` (ensure-style writes of owned objects; never a foreign one), ``resource`` (the
+FinNexusDeployment: status, request annotation, Events), ``routers`` (traffic routers behind
+the ``TrafficRouter`` Protocol, an explicit registry), ``health`` (executes a core
+``HealthProbe``), ``metrics`` (the ``MetricProvider`` Protocol, its registry, executes a core
+``Measurement``) and ``prometheus`` (the Prometheus provider). Adapters decide nothing: what
+to probe and what to write comes from the core.
+"""
