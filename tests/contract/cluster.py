@@ -12,12 +12,15 @@ from typing import Any
 from finnexus_kit.apiserver import ApiServer, path_for
 from finnexus_kit.kubelet import PodSimulator
 from finnexus_kit.operator_thread import OperatorThread
+from finnexus_operator.adapters.kube import USER_AGENT
 from finnexus_operator.settings import Settings
 from tests.helpers import wait_until
 
 NS = "default"
 CR_API = "finnexus.ai/v1alpha1"
 CR_PLURAL = "finnexusdeployments"
+NUDGE = "finnexus-contract-test-nudge"  # fieldManager of nudge() writes, to tell them apart
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -100,6 +103,7 @@ class Cluster:
                  settings: Settings) -> None:
         self.api, self.kubeconfig, self.health, self.settings = api, kubeconfig, health, settings
         self.operator: OperatorThread | None = None
+        self._nudges = 0
 
     # -- operator lifecycle --
     def start_operator(self) -> None:
@@ -175,6 +179,62 @@ class Cluster:
 
     def requests(self, method: str, fragment: str) -> list[tuple[str, str, dict[str, str]]]:
         return [r for r in self.api.requests.all() if r[0] == method and fragment in r[1]]
+
+    def writes(self) -> list[tuple[str, str, dict[str, str]]]:
+        """Every write the API received (the test's and the operator's), but no nudge()."""
+        return [r for r in self.api.requests.all()
+                if r[0] in WRITES and r[2].get("fieldManager") != NUDGE]
+
+    def operator_requests(self) -> list[tuple[str, str, dict[str, str]]]:
+        """Every request of the operator: kopf's and its own client's (told by User-Agent)."""
+        return self.api.requests.by_agent("kopf/") + self.api.requests.by_agent(USER_AGENT)
+
+    # -- reconcile passes --
+    def passes(self, name: str = "web") -> int:
+        """How many reconcile passes of ``name`` the operator has begun.
+
+        Every pass begins by reading the resource: the operator's own client (not kopf) GETs
+        the object, and nothing else of the operator GETs that exact path."""
+        path = self.cr_path(name)
+        return sum(1 for method, p, query in self.api.requests.by_agent(USER_AGENT)
+                   if method == "GET" and p == path and "watch" not in query)
+
+    def nudge(self, name: str = "web") -> None:
+        """Touch a test-only annotation: a watch event, so the operator runs a pass now rather
+        than at its resync (60 s when nothing is in progress). Nothing in the operator reads
+        the annotation; ``writes()`` leaves these patches out."""
+        self._nudges += 1
+        self.api.patch(f"{self.cr_path(name)}?fieldManager={NUDGE}", {"metadata": {
+            "annotations": {"test.finnexus.ai/nudge": str(self._nudges)}}})
+
+    def wait_passes(self, count: int = 1, name: str = "web", *, nudge: bool = True,
+                    timeout: float = 15.0) -> None:
+        """Return once ``count`` whole reconcile passes of ``name`` have run since this call.
+
+        Passes of one object never overlap, so a pass has ended once the next one has begun:
+        wait until ``count + 1`` passes have begun. With ``nudge`` each of them is asked for
+        by a nudge(), the next one only once the previous pass has begun. Use it before
+        asserting that nothing changes: whatever the operator would do, it has done."""
+        start = seen = self.passes(name)
+        if nudge:
+            self.nudge(name)
+
+        def ended() -> bool:
+            nonlocal seen
+            begun = self.passes(name)
+            if begun >= start + count + 1:
+                return True
+            if begun > seen:
+                seen = begun
+                if nudge:
+                    self.nudge(name)
+            return False
+        try:
+            wait_until(ended, timeout=timeout, interval=0.02)
+        except AssertionError:
+            raise AssertionError(f"{name}: {count} whole reconcile pass(es) never ran; passes "
+                                 f"begun since: {self.passes(name) - start} (needed "
+                                 f"{count + 1})") from None
 
 
 @contextmanager

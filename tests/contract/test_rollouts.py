@@ -104,7 +104,7 @@ def test_failing_health_checks_roll_back_without_moving_traffic(cluster: Cluster
                for e in cluster.events())
     assert st["history"][-1]["result"] == "RolledBack"
     # The rejected template is not retried...
-    time.sleep(1.5)
+    cluster.wait_passes()
     assert cluster.status()["phase"] == "RolledBack"
     # ...until a retry request.
     cluster.request("retry")
@@ -151,17 +151,18 @@ def test_restart_mid_rollout_resumes_without_a_duplicate_switch(cluster: Cluster
     cluster.set_image("app:good2")
     cluster.wait_phase("AwaitingPromotion")
     cluster.stop_operator()
+    down = len(cluster.operator_requests())
     cluster.request("promote")  # arrives while the operator is down
-    time.sleep(0.3)
     assert cluster.ingress_backend() == "web-blue"
+    assert len(cluster.operator_requests()) == down  # stopped (joined): nothing acts on it
     before = len(cluster.requests("PATCH", "/ingresses/web"))
     cluster.start_operator()
     st = cluster.wait_phase("Stable", activeColor="green")
     assert cluster.ingress_backend() == "web-green"
-    time.sleep(1.0)
+    cluster.wait_passes()  # the switching pass has ended
     cluster.stop_operator()
     cluster.start_operator()  # a second restart after the switch changes nothing
-    time.sleep(1.5)
+    cluster.wait_passes()
     assert len(cluster.requests("PATCH", "/ingresses/web")) == before + 1
     promoted = [h for h in cluster.status()["history"] if h["result"] == "Promoted"]
     assert len(promoted) == 2  # v1 and v2, once each
@@ -175,7 +176,7 @@ def test_invalid_spec_touches_nothing(cluster: Cluster) -> None:
     cluster.create(body)
     st = cluster.wait_phase("Invalid")
     assert "spec.replicas" in st["message"] and "spec.healthCheck.path" in st["message"]
-    time.sleep(0.5)
+    cluster.wait_passes()
     for api_version, plural, name in OWNED:
         assert cluster.get(api_version, plural, name) is None, name
     events = [e for e in cluster.events() if e["reason"] == "InvalidSpec"]
@@ -218,13 +219,13 @@ def test_a_foreign_object_with_our_name_is_reported_never_taken_over(cluster: Cl
 def test_steady_state_writes_nothing(cluster: Cluster) -> None:
     cluster.create(resource(promotion={"scaleDownDelaySeconds": 0}))
     cluster.wait_phase("Stable")
-    time.sleep(1.0)
-    before = [r for r in cluster.api.requests.all() if r[0] in ("PATCH", "POST", "PUT")]
+    cluster.wait_passes()  # the pass that promoted has ended, Events and all
+    before = cluster.writes()
     cluster.request("bogus")  # an event: the operator runs a pass (and clears the request)
     wait_until(lambda: "finnexus.ai/request" not in (
         cluster.cr()["metadata"].get("annotations") or {}), message="request cleared")
-    time.sleep(1.0)
-    after = [r for r in cluster.api.requests.all() if r[0] in ("PATCH", "POST", "PUT")]
+    cluster.wait_passes()  # the pass that cleared it has ended, and a whole pass after it
+    after = cluster.writes()
     new = [r[1] for r in after[len(before):]]
     # Only: the test's annotation, the operator removing it, and the Warning Event about it.
     assert sorted(p.rsplit("/", 1)[-1] if "events" not in p else "events" for p in new) == [
@@ -246,7 +247,7 @@ def test_undo_within_the_scale_down_window_switches_back_instantly(cluster: Clus
     wait_until(lambda: cluster.ingress_backend() == "web-blue", message="Ingress back on blue")
     assert cluster.service_color("web") == "blue"
     assert any(e["reason"] == "Undo" for e in cluster.events())
-    time.sleep(1.0)
+    cluster.wait_passes()
     assert cluster.status()["phase"] == "Stable"  # and it stays there
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from finnexus_operator.core import analysis
 from finnexus_operator.core.analysis import Verdict
-from finnexus_operator.core.measurement import Outcome, QueryResult
+from finnexus_operator.core.measurement import QueryOutcome, QueryResult
 from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.models.spec import AnalysisSpec, MetricSpec
 from finnexus_operator.models.status import AnalysisStatus
@@ -223,15 +223,15 @@ def test_round_label(round_: int, passed: int, label: str) -> None:
 
 # -- QueryResult --------------------------------------------------------------------------------
 def test_query_result_invariants() -> None:
-    assert QueryResult.value_of(math.nan).outcome is Outcome.NO_DATA
+    assert QueryResult.value_of(math.nan).outcome is QueryOutcome.NO_DATA
     assert QueryResult.value_of(1).value == 1.0 and QueryResult.value_of(1).ok
     assert not QueryResult.no_data("x").ok and not QueryResult.error("x").ok
     with pytest.raises(ValueError):
-        QueryResult(Outcome.VALUE, None)
+        QueryResult(QueryOutcome.VALUE, None)
     with pytest.raises(ValueError):
-        QueryResult(Outcome.VALUE, math.nan)
+        QueryResult(QueryOutcome.VALUE, math.nan)
     with pytest.raises(ValueError):
-        QueryResult(Outcome.ERROR, 1.0)
+        QueryResult(QueryOutcome.ERROR, 1.0)
     assert str(QueryResult.value_of(0.5)) == "0.5"
     assert str(QueryResult.error("boom")) == "Error: boom"
 

@@ -1,8 +1,7 @@
-"""Ensure-style writes (against a recording fake client) and settings from flags/env."""
+"""Ensure-style writes of the object store, against a recording fake client."""
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ from finnexus_operator import errors
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.core import manifests
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
-from finnexus_operator.settings import Settings, add_run_arguments, settings_from
 
 OWNER = {"name": "web", "namespace": "ns", "uid": "u-1"}
 SPEC = FinNexusDeploymentSpec.model_validate({"template": {"spec": {"containers": [
@@ -85,34 +83,3 @@ async def test_an_object_we_do_not_own_is_never_taken_over() -> None:
     with pytest.raises(errors.OwnershipError, match="not owned"):
         await store.ensure(manifests.service(OWNER, "web", "green", SPEC))
     assert kube.writes == []
-
-
-def parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
-    parser = argparse.ArgumentParser()
-    add_run_arguments(parser)
-    return settings_from(parser.parse_args(argv), env or {})
-
-
-def test_settings_flags_win_over_environment() -> None:
-    env = {"FINNEXUS_PROMETHEUS_URL": "http://env:9090", "FINNEXUS_NAMESPACES": "a, b",
-           "FINNEXUS_LOG_FORMAT": "json", "FINNEXUS_PROMETHEUS_TOKEN": "s3cret"}
-    s = parse([], env)
-    assert s.prometheus_url == "http://env:9090" and s.namespaces == ("a", "b")
-    assert s.log_format == "json" and not s.clusterwide
-    assert "s3cret" not in repr(s)  # a secret never reaches a log line
-    s = parse(["--prometheus-url", "http://flag:9090", "-n", "c"], env)
-    assert s.prometheus_url == "http://flag:9090" and s.namespaces == ("c",)
-    assert parse(["--all-namespaces"], env).clusterwide
-    assert parse([]).clusterwide and parse([]).metrics_port == 8080
-
-
-@pytest.mark.parametrize("argv, env, message", [
-    (["--prometheus-url", "ftp://x"], {}, "http(s)"),
-    ([], {"FINNEXUS_PROMETHEUS_TIMEOUT": "soon"}, "not a number"),
-    ([], {"FINNEXUS_LOG_FORMAT": "xml"}, "log format"),
-])
-def test_bad_settings_are_rejected_with_a_clear_message(
-    argv: list[str], env: dict[str, str], message: str
-) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parse(argv, env)

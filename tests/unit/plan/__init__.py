@@ -1,0 +1,1 @@
+"""Tables over the pure core, one file per rung of the rollout ladder (DESIGN.md §2)."""
