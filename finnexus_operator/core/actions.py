@@ -11,6 +11,8 @@ __all__ = [
     "ClearRequest",
     "EnsureDeployment",
     "EnsureServices",
+    "PruneRevisions",
+    "RecordRevision",
     "RemoveIngress",
     "RoutePreview",
     "RouteTraffic",
@@ -67,7 +69,22 @@ class ClearRequest:
     value: str
 
 
+@dataclass(frozen=True)
+class RecordRevision:
+    """ControllerRevision <name>-<revision> holds this promoted template (created once)."""
+
+    revision: str
+    template: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PruneRevisions:
+    """Only these revisions keep a ControllerRevision (the last promoted ones, newest last)."""
+
+    keep: tuple[str, ...]
+
+
 Action = (
     EnsureDeployment | ScaleDeployment | EnsureServices | RouteTraffic | RoutePreview
-    | RemoveIngress | ClearRequest
+    | RemoveIngress | ClearRequest | RecordRevision | PruneRevisions
 )

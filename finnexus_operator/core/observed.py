@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from finnexus_operator.core.measurement import QueryResult
 
@@ -17,6 +18,9 @@ class DeploymentState:
     revision: str | None
     replicas: int
     ready: int = 0  # Ready pods (phase Running, Ready=True) carrying this colour and revision
+    # UIDs of the pods counted in ``ready``: owned by a ReplicaSet owned by this Deployment and
+    # carrying its revision (DESIGN §2.1 rule 4). Health streaks belong to this set of pods.
+    pods: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -49,5 +53,7 @@ class Observed:
     active_service_color: str | None = None  # selector of Service <name>; None if absent
     ingress_color: str | None = None  # backend colour of Ingress <name>; None if absent
     ingress_present: bool = False  # an Ingress <name> owned by this resource exists
+    # promoted templates by revision, from the ControllerRevisions <name>-<revision> it owns
+    revisions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     health: HealthRound | None = None  # probed in this pass (None: not due / not probed)
     metrics: Sequence[MetricSample] | None = None  # measured in this pass (None: not due)
