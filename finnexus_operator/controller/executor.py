@@ -28,7 +28,7 @@ class Executor:
     """Applies the actions of one pass for one FinNexusDeployment."""
 
     def __init__(self, store: ObjectStore, resources: ResourceClient,
-                 owner: manifests.Owner, spec: FinNexusDeploymentSpec) -> None:
+                 owner: manifests.Owner, spec: FinNexusDeploymentSpec | None) -> None:
         self.store, self.resources, self.owner, self.spec = store, resources, owner, spec
 
     async def apply(self, todo: Sequence[actions.Action], decided_at: float) -> None:
@@ -38,6 +38,13 @@ class Executor:
     async def apply_one(self, action: actions.Action, decided_at: float) -> None:
         store, owner, spec = self.store, self.owner, self.spec
         ns, name = owner["namespace"], owner["name"]
+        if isinstance(action, actions.ScaleDeployment):
+            await store.scale(ns, manifests.colored_name(name, action.color), action.replicas)
+            return
+        if isinstance(action, actions.ClearRequest):
+            await self.resources.clear_request(ns, name, action.value)
+            return
+        assert spec is not None, f"{action!r} needs a valid spec"
         if isinstance(action, actions.EnsureServices):
             for color in constants.COLORS:
                 await store.ensure(manifests.color_service(owner, color, spec))
@@ -60,6 +67,7 @@ class Executor:
 
     async def _route(self, color: str, decided_at: float) -> None:
         routed_at: float | None = None  # the first write: the Ingress when there is one
+        assert self.spec is not None
         for router in make_routers(self.store, self.owner, self.spec):
             if await router.ensure(color) and routed_at is None:
                 routed_at = time.time()

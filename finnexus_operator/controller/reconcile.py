@@ -67,6 +67,8 @@ class _ClusterIO:
         self.store = ObjectStore(reconciler.kube, self.owner["uid"])
         self.pods: Sequence[Mapping[str, Any]] = ()
         self.decided_at = time.time()  # when the last input of the decision arrived
+        self.stored: FinNexusDeploymentStatus | None = None  # the status as last written
+        self.recorded: FinNexusDeploymentStatus | None = None  # a decision written ahead
 
     async def observe(self) -> Observed:
         snapshot = await observe(self.store, self.body, self.spec)
@@ -87,10 +89,24 @@ class _ClusterIO:
                                           sample.result.outcome.value).inc()
         return samples
 
+    async def record(self, decision: FinNexusDeploymentStatus) -> None:
+        """Write the decision ahead of any action: if this write fails, nothing acts."""
+        assert self.stored is not None
+        try:
+            await self.reconciler.write_status(self.body, self.stored, decision)
+        except errors.ApiError:
+            # Nothing acted on it; it is still the decision, kept in memory as the next
+            # pass's starting point (the API answers again -> it is written, then acted on).
+            self.reconciler.keep_unwritten(self.body, self.stored, decision)
+            raise
+        self.stored = self.recorded = decision
+        meta = self.body["metadata"]
+        log.info("decision recorded", object=f"{meta['namespace']}/{meta['name']}",
+                 phase=str(decision.phase), rejected=decision.rejected_revision)
+
     async def apply(self, decided: Plan) -> None:
         if not decided.actions:
             return
-        assert self.spec is not None  # an invalid spec yields no actions
         executor = Executor(self.store, self.reconciler.resources, self.owner, self.spec)
         await executor.apply(decided.actions, self.decided_at)
 
@@ -126,17 +142,20 @@ class Reconciler:
         status = self._recover_unwritten(namespace, name, stored)
         spec = parse_spec(body.get("spec"))  # once per pass: due(), plan() and the actions
         io = _ClusterIO(self, body, None if isinstance(spec, InvalidSpec) else spec)
-        # Act, then record: when the status says so, it is already true. A status write that
-        # fails after the actions were applied is kept in memory and becomes the starting
-        # point of the next pass (a decided rollback is never undone by a lost write).
+        io.stored = stored
+        # A rollback decision is written before it is acted on (io.record, §2.1 rule 2);
+        # everything else acts, then records: when the status says so, it is already true.
+        # A status write that fails after the actions were applied is also kept in memory and
+        # becomes the starting point of the next pass.
         try:
             result = await run_pass(spec, status, io, self.clock)
         except errors.OwnershipError as exc:
-            return await self._report_ownership(body, status, str(exc))
+            return await self._report_ownership(body, io.recorded or status, str(exc))
+        written = io.stored
         try:
-            rv = await self._write_status(body, stored, result.status)
+            rv = await self.write_status(body, written, result.status)
         except errors.ApiError:
-            self._unwritten[(namespace, name)] = (_dump(stored), result.status)
+            self.keep_unwritten(body, written, result.status)
             raise
         await self._post_events(body, result)
         telemetry.set_phase(namespace, name, result.status.phase)
@@ -145,6 +164,12 @@ class Reconciler:
             log.info("applied", object=f"{namespace}/{name}", writes=io.store.writes,
                      phase=str(result.status.phase))
         return PassResult(result.requeue_after, rv)
+
+    def keep_unwritten(self, body: Mapping[str, Any], stored: FinNexusDeploymentStatus,
+                       decided: FinNexusDeploymentStatus) -> None:
+        """A status that failed to write: the next pass starts from it if nobody wrote since."""
+        meta = body["metadata"]
+        self._unwritten[(meta["namespace"], meta["name"])] = (_dump(stored), decided)
 
     def _recover_unwritten(self, namespace: str, name: str, stored: FinNexusDeploymentStatus
                            ) -> FinNexusDeploymentStatus:
@@ -155,7 +180,7 @@ class Reconciler:
         log.info("resuming from a status that failed to write", object=f"{namespace}/{name}")
         return pending[1]
 
-    async def _write_status(self, body: Mapping[str, Any], old: FinNexusDeploymentStatus,
+    async def write_status(self, body: Mapping[str, Any], old: FinNexusDeploymentStatus,
                             new: FinNexusDeploymentStatus) -> str | None:
         before = _dump(old)
         after = _dump(new)
@@ -182,7 +207,7 @@ class Reconciler:
                     error=message)
         if status.message != message:
             blocked = status.model_copy(update={"message": message})
-            await self._write_status(body, status, blocked)
+            await self.write_status(body, status, blocked)
             await self._post_events(body, Plan(status=blocked, events=(
                 Event("Warning", Reason.OWNERSHIP_CONFLICT.value, message),)))
         return PassResult(OWNERSHIP_RETRY_SECONDS)

@@ -95,9 +95,15 @@ class RoundOutcome:
 
 
 def evaluate_round(
-    spec: AnalysisSpec, prev: AnalysisStatus | None, samples: Sequence[MetricSample], now: str
+    spec: AnalysisSpec, prev: AnalysisStatus | None, samples: Sequence[MetricSample], now: str,
+    *, counts: bool = True, paused: bool = False,
 ) -> RoundOutcome:
-    """Grade every metric, update its counters, decide breach or promotion."""
+    """Grade every metric, update its counters, decide breach or promotion.
+
+    ``counts``: the round may count toward ``checks`` (False while the candidate is not fully
+    Ready: its verdicts still count against the limits, a pass never counts). ``paused``: no
+    "inconclusive" verdict, and the round is not counted toward that limit (DESIGN §2.2).
+    """
     by_name = {s.name: s.result for s in samples}
     previous = {m.name: m for m in (prev.metrics if prev else [])}
     round_no = (prev.round if prev else 0) + 1
@@ -123,16 +129,18 @@ def evaluate_round(
         if breach is None:
             breach = _breach(spec, metric.name, text, round_no, failures, no_data, errors)
     verdict = worst(verdicts)
-    passed = (prev.passed if prev else 0) + (verdict is Verdict.PASS)
+    passed = (prev.passed if prev else 0) + (verdict is Verdict.PASS and counts)
+    paused_rounds = (prev.paused_rounds if prev else 0) + paused
     status = AnalysisStatus(
-        round=round_no, passed=passed, checks=spec.checks, metrics=metrics, last_round_time=now
+        round=round_no, passed=passed, checks=spec.checks, metrics=metrics, last_round_time=now,
+        paused_rounds=paused_rounds,
     )
     # Promotion happens only on a round that itself passed: once enough rounds passed while
     # paused, a later round with NoData/Error must not be the one that promotes (DESIGN §2
     # "missing data never promotes").
-    done = breach is None and verdict is Verdict.PASS and passed >= spec.checks
+    done = breach is None and verdict is Verdict.PASS and counts and passed >= spec.checks
     limit = max_rounds(spec)
-    if breach is None and not done and round_no >= limit:
+    if breach is None and not done and not paused and round_no - paused_rounds >= limit:
         breach = (f"analysis inconclusive: {passed}/{spec.checks} passing rounds after "
                   f"{round_no} rounds (at most {limit}: 2 x checks + the limits)")
     return RoundOutcome(status, verdict, "; ".join(texts), breach, done)

@@ -7,6 +7,7 @@ for the same, already-true things. Traffic moves before any colour is touched.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from finnexus_operator import constants
 from finnexus_operator.core.actions import (
@@ -14,14 +15,16 @@ from finnexus_operator.core.actions import (
     ClearRequest,
     EnsureDeployment,
     EnsureServices,
+    PruneRevisions,
+    RecordRevision,
     RemoveIngress,
     RoutePreview,
     RouteTraffic,
     ScaleDeployment,
 )
 from finnexus_operator.core.clock import iso_seconds
-from finnexus_operator.core.rollout import Rollout
-from finnexus_operator.models.phases import Condition, Phase, Reason
+from finnexus_operator.core.rollout import HISTORY_LIMIT, Rollout
+from finnexus_operator.models.phases import Condition, Phase, Reason, Result
 from finnexus_operator.models.status import ConditionStatus
 
 __all__ = ["actions", "conditions", "merge_conditions"]
@@ -33,8 +36,11 @@ def actions(r: Rollout) -> list[Action]:
     acts: list[Action] = [EnsureServices()]
     cand, stable, active = st.candidate_color, r.stable_color, st.active_color
     rolling_back = st.phase is Phase.ROLLING_BACK
-    if stable is not None and st.stable_revision == r.rev:
-        acts.append(EnsureDeployment(stable, r.rev, spec.template, spec.replicas))
+    stable_template = _template_of(r, st.stable_revision)
+    if stable is not None and st.stable_revision is not None and stable_template is not None:
+        # the stable colour is kept exactly as promoted (and re-created if it was deleted)
+        acts.append(EnsureDeployment(stable, st.stable_revision, stable_template,
+                                     spec.replicas))
     elif stable is not None and stable in deps:
         acts.append(ScaleDeployment(stable, spec.replicas))
     # Traffic away from the candidate is routed before the candidate is touched: after a
@@ -45,8 +51,14 @@ def actions(r: Rollout) -> list[Action]:
     if active is not None and route_first:
         acts.append(RouteTraffic(active))
     if cand is not None and not rolling_back:
-        if st.candidate_undo:
+        undo_template = _template_of(r, st.candidate_revision) if st.candidate_undo else None
+        held = deps.get(cand)
+        if st.candidate_undo and ((held is not None and held.revision == st.candidate_revision)
+                                  or undo_template is None):
             acts.append(ScaleDeployment(cand, spec.replicas))
+        elif st.candidate_undo and st.candidate_revision and undo_template is not None:
+            acts.append(EnsureDeployment(cand, st.candidate_revision, undo_template,
+                                         spec.replicas))
         else:
             acts.append(EnsureDeployment(cand, r.rev, spec.template, spec.replicas))
     if active is not None and not route_first:
@@ -68,10 +80,34 @@ def actions(r: Rollout) -> list[Action]:
     for color in constants.COLORS:
         if color not in keep and color in deps:
             acts.append(ScaleDeployment(color, 0))
+    acts.extend(_revision_records(r))
     if spec.ingress is None and r.obs.ingress_present:
         acts.append(RemoveIngress())  # spec.ingress removed: the Service routes alone
     if r.clear_request is not None:
         acts.append(ClearRequest(r.clear_request))
+    return acts
+
+
+def _template_of(r: Rollout, revision: str | None) -> Mapping[str, Any] | None:
+    """The exact template of ``revision``: the spec's, or the one its ControllerRevision kept."""
+    if revision is None:
+        return None
+    if revision == r.rev:
+        return r.spec.template
+    return r.obs.revisions.get(revision)
+
+
+def _revision_records(r: Rollout) -> list[Action]:
+    """Promoted templates are kept (last HISTORY_LIMIT) in ControllerRevisions (§2.2)."""
+    st, acts = r.st, list[Action]()
+    if st.stable_revision == r.rev and r.rev not in r.obs.revisions:
+        acts.append(RecordRevision(r.rev, r.spec.template))
+    promoted = [h.revision for h in st.history if h.result == Result.PROMOTED.value]
+    keep = list(dict.fromkeys(
+        [*promoted, *(x for x in (st.previous_stable_revision, st.stable_revision) if x)]))
+    keep = keep[-HISTORY_LIMIT:]
+    if any(rev not in keep for rev in r.obs.revisions):
+        acts.append(PruneRevisions(tuple(keep)))
     return acts
 
 
@@ -85,6 +121,20 @@ def conditions(r: Rollout) -> None:
     available = active is not None and ready >= 1
     degraded = st.phase in (Phase.ROLLED_BACK, Phase.FAILED, Phase.INVALID,
                             Phase.ROLLING_BACK)
+    degraded_reason, degraded_message = (phase, st.message) if degraded else (
+        Reason.AS_EXPECTED.value, "")
+    if not degraded and st.stable_revision is not None and active == r.stable_color and (
+        not available
+    ):
+        # §2.2: the promoted stable colour lost its Ready pods later: said loudly, and no
+        # automatic traffic change (there is nowhere better to send it).
+        degraded = True
+        degraded_reason = Reason.STABLE_UNAVAILABLE.value
+        degraded_message = (f"the stable colour {active} ({st.stable_revision}) has 0/"
+                            f"{r.spec.replicas} pods Ready")
+        was = next((c for c in st.conditions if c.type == Condition.DEGRADED.value), None)
+        if was is None or was.reason != degraded_reason:
+            r.event(Reason.STABLE_UNAVAILABLE, degraded_message, warning=True)
     wanted = {
         Condition.AVAILABLE.value: (
             "True" if available else "False",
@@ -97,8 +147,7 @@ def conditions(r: Rollout) -> None:
             st.message if st.candidate_color else f"no rollout in progress ({phase})",
         ),
         Condition.DEGRADED.value: (
-            "True" if degraded else "False", phase if degraded else Reason.AS_EXPECTED.value,
-            st.message if degraded else "",
+            "True" if degraded else "False", degraded_reason, degraded_message,
         ),
     }
     st.conditions = merge_conditions(st.conditions, wanted, iso_seconds(r.now),

@@ -1,4 +1,4 @@
-"""One reconcile pass, written once: observe -> due probes -> plan() -> apply.
+"""One reconcile pass, written once: observe -> due probes -> plan() -> record -> apply.
 
 The operator's reconciler and the test simulators both drive :func:`run_pass`; they differ
 only in the :class:`PassIO` they hand it (the real cluster, pods and Prometheus, or a
@@ -40,6 +40,10 @@ class PassIO(Protocol):
         """Run one measurement round (None: no round could be taken in this pass)."""
         ...
 
+    async def record(self, decision: FinNexusDeploymentStatus) -> None:
+        """Record a decision before it is acted on (``Plan.decision``, §2.1 rule 2)."""
+        ...
+
     async def apply(self, decided: Plan) -> None:
         """Make the cluster match ``decided.actions`` (in order)."""
         ...
@@ -47,7 +51,8 @@ class PassIO(Protocol):
 
 async def run_pass(spec: ParsedSpec, status: FinNexusDeploymentStatus, io: PassIO,
                    clock: Callable[[], datetime]) -> Plan:
-    """Observe, run the probes the core says are due, decide, apply; returns the decision.
+    """Observe, run the probes the core says are due, decide, record a rollback decision
+    before anything acts on it, apply; returns the decision.
 
     Recording the decided status (and its Events) is the caller's: the reconciler writes it
     to the API, a simulator keeps it (or loses it, to test a lost write)."""
@@ -60,6 +65,8 @@ async def run_pass(spec: ParsedSpec, status: FinNexusDeploymentStatus, io: PassI
         observed = dataclasses.replace(
             observed, metrics=None if samples is None else tuple(samples))
     decided = plan(spec, status, observed, clock())
+    if decided.decision is not None:
+        await io.record(decided.decision)  # written ahead: nothing acts on an unrecorded one
     await io.apply(decided)
     return decided
 

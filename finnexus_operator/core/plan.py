@@ -19,13 +19,13 @@ from datetime import datetime
 
 from finnexus_operator.core import output, rules, schedule
 from finnexus_operator.core.actions import Action
-from finnexus_operator.core.clock import iso_seconds
+from finnexus_operator.core.invalid import InvalidPass, invalid
 from finnexus_operator.core.observed import Observed
 from finnexus_operator.core.requests import handle_request
 from finnexus_operator.core.revision import revision_of
 from finnexus_operator.core.rollout import Event, Rollout
 from finnexus_operator.core.validation import InvalidSpec, ParsedSpec
-from finnexus_operator.models.phases import Condition, Phase, Reason, Result
+from finnexus_operator.models.phases import Phase, Result
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 
 __all__ = ["Plan", "ladder", "plan"]
@@ -39,6 +39,10 @@ class Plan:
     actions: tuple[Action, ...] = ()
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None  # seconds until the next pass is needed
+    # §2.1 rule 2: a decision that moves traffic away from a candidate, to be recorded before
+    # any action is applied (phase RollingBack, rejectedRevision, the reason; activeColor
+    # still where traffic is). A crash or a failed action after it resumes the rollback.
+    decision: FinNexusDeploymentStatus | None = None
 
 
 def ladder(r: Rollout) -> None:
@@ -63,7 +67,10 @@ def plan(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
     """Decide the next status, Events and ensure-actions. Pure; never raises on bad input."""
     st = status.model_copy(deep=True)
     if isinstance(spec, InvalidSpec):
-        return _invalid(st, spec.reason, observed, now)
+        decided = invalid(st, spec.reason, observed, now)
+        return Plan(status=decided.status, actions=tuple(decided.actions),
+                    events=tuple(decided.events), requeue_after=_invalid_requeue(decided),
+                    decision=decided.decision)
     r = Rollout(spec=spec, st=st, obs=observed, now=now, rev=revision_of(spec.template))
     if st.phase is Phase.INVALID:
         # Valid again: Invalid overwrote the phase, so recover the one the bookkeeping implies
@@ -76,7 +83,16 @@ def plan(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
         st.phase = Phase.PENDING
     return Plan(status=st, actions=tuple(output.actions(r)), events=tuple(r.events),
                 requeue_after=schedule.requeue_after(spec, st, observed, now,
-                                                     decided_events=bool(r.events)))
+                                                     decided_events=bool(r.events)),
+                decision=_decision(status, st))
+
+
+def _decision(before: FinNexusDeploymentStatus, after: FinNexusDeploymentStatus
+              ) -> FinNexusDeploymentStatus | None:
+    """The write-ahead record of a rollback decided in this pass (None: nothing to record)."""
+    if after.phase is not Phase.ROLLING_BACK or before.phase is Phase.ROLLING_BACK:
+        return None
+    return after.model_copy(update={"active_color": before.active_color})
 
 
 def _resume_phase(st: FinNexusDeploymentStatus) -> Phase | None:
@@ -95,17 +111,8 @@ def _resume_phase(st: FinNexusDeploymentStatus) -> Phase | None:
     return None  # before the switch: the candidate is checked again from Deploying
 
 
-def _invalid(
-    st: FinNexusDeploymentStatus, message: str, observed: Observed, now: datetime
-) -> Plan:
-    """Invalid: report it (phase, message, Degraded, one Warning Event) and touch nothing."""
-    events: tuple[Event, ...] = ()
-    if st.phase is not Phase.INVALID or st.message != message:
-        events = (Event("Warning", Reason.INVALID_SPEC.value, message),)
-    st.phase = Phase.INVALID
-    st.message = message
-    st.observed_generation = observed.generation
-    st.conditions = output.merge_conditions(
-        st.conditions, {Condition.DEGRADED.value: ("True", Reason.INVALID_SPEC.value, message)},
-        iso_seconds(now), observed.generation, keep_others=True)
-    return Plan(status=st, actions=(), events=events, requeue_after=None)
+def _invalid_requeue(decided: InvalidPass) -> float | None:
+    """Invalid waits for an edit (a watch event), unless traffic still waits to return."""
+    st = decided.status
+    waiting = st.candidate_color is not None and st.active_color == st.candidate_color
+    return schedule.POLL_SECONDS if waiting and st.stable_revision is not None else None

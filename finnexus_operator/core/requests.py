@@ -43,12 +43,29 @@ def promote(r: Rollout) -> str:
     if r.spec.paused:  # paused freezes progress, requested or not
         return "the rollout is paused; set spec.paused to false first"
     if phase is Phase.AWAITING_PROMOTION:
+        refusal = _serves_now(r)
+        if refusal:
+            return refusal
         r.switch()
         return ""
     if phase is Phase.ANALYZING:
         r.promote("promoted by request, analysis skipped")
         return ""
     return f"candidate is {phase.value if phase else 'not ready'}; not healthy yet"
+
+
+def _serves_now(r: Rollout) -> str:
+    """Why the candidate may not get traffic now ("" = it may): every pod Ready and a health
+    round passed in this very pass (§2.1 rule 1: a promote never switches on an old verdict)."""
+    ready, pods = r.candidate_state_ready()
+    if not ready:
+        return f"the candidate is not fully Ready ({pods})"
+    health = r.obs.health
+    if health is None:
+        return "no health round could be taken in this pass; try again"
+    if not health.ok:
+        return f"the candidate failed its health check just now: {health.detail}"
+    return ""
 
 
 def abort(r: Rollout) -> str:
@@ -80,12 +97,15 @@ def undo(r: Rollout) -> str:
         return "no previous stable revision"
     target = other(active)
     state = r.obs.deployments.get(target)
-    if state is None or state.revision != prev:
-        return f"Deployment of {target} no longer holds revision {prev}"
+    if (state is None or state.revision != prev) and prev not in r.obs.revisions:
+        return (f"Deployment of {target} no longer holds revision {prev} and its template "
+                "was not kept")
     r.begin_candidate(target, prev, undo=True)
     r.st.scale_down = None
     r.event(Reason.UNDO, f"undo: returning to {prev} on {target}")
     r.enter(Phase.DEPLOYING, f"undo: scaling {target} ({prev}) up", Reason.DEPLOYING)
+    if state is not None and state.revision == prev and state.ready >= r.spec.replicas:
+        r.switch()  # instant undo: the promoted pods of the previous colour still serve
     return ""
 
 

@@ -10,6 +10,7 @@ the decided status into actions and conditions; ``plan.py`` holds the ladder's o
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -76,6 +77,53 @@ class Rollout:
         seconds = seconds_since(stamp, self.now)
         return 0.0 if seconds is None else seconds
 
+    def progress_elapsed(self) -> float:
+        """Seconds the candidate has been in progress, paused time not counted (§2.2)."""
+        paused = self.st.paused_seconds + (
+            self.elapsed(self.st.paused_since) if self.st.paused_since else 0.0)
+        return max(0.0, self.elapsed(self.st.candidate_since) - paused)
+
+    def track_pause(self) -> None:
+        """Start or stop the paused clock of a candidate before its switch."""
+        if self.spec.paused and self.st.paused_since is None:
+            self.st.paused_since = iso(self.now)
+        elif not self.spec.paused and self.st.paused_since is not None:
+            self.st.paused_seconds += self.elapsed(self.st.paused_since)
+            self.st.paused_since = None
+
+    def colour_serves(self, color: str | None, revision: str | None) -> bool:
+        """The colour's Deployment holds ``revision`` and has Ready pods (§2.1 rule 1)."""
+        state = self.obs.deployments.get(color) if color else None
+        return state is not None and state.revision == revision and state.ready >= 1
+
+    def candidate_pods(self) -> str | None:
+        """Fingerprint of the candidate pods counted as Ready (None: the pods are not known)."""
+        cand = self.st.candidate_color
+        state = self.obs.deployments.get(cand) if cand else None
+        if state is None or not state.pods:
+            return None
+        return hashlib.sha256(",".join(sorted(state.pods)).encode()).hexdigest()[:12]
+
+    def count_health_round(self) -> HealthStatus:
+        """The health streaks with this pass's round (if one was taken) counted in.
+
+        A streak belongs to a set of pods (§2.1 rule 4): when the candidate's pods changed
+        since the last round, the passing streak starts again (failures are kept: pods that are
+        replaced over and over never make a candidate healthy)."""
+        hc = self.st.health_check
+        pods = self.candidate_pods()
+        successes = hc.consecutive_successes
+        if pods is not None and hc.pods is not None and pods != hc.pods:
+            successes = 0
+        health = self.obs.health
+        if health is None:
+            return hc.model_copy(update={"consecutive_successes": successes})
+        if health.ok:
+            return HealthStatus(consecutive_successes=successes + 1, last_error=hc.last_error,
+                                last_probe_time=iso(self.now), pods=pods)
+        return HealthStatus(consecutive_failures=hc.consecutive_failures + 1,
+                            last_error=health.detail, last_probe_time=iso(self.now), pods=pods)
+
     def candidate_state_ready(self) -> tuple[bool, str]:
         cand, want = self.st.candidate_color, self.spec.replicas
         state = self.obs.deployments.get(cand) if cand else None
@@ -103,10 +151,16 @@ class Rollout:
         self.st.candidate_since = iso(self.now)
         self.st.candidate_undo = undo
         self.st.health_check = HealthStatus()
+        self.st.paused_since = None
+        self.st.paused_seconds = 0.0
 
     def start_candidate(self, color: str) -> None:
         """The current template becomes the candidate on ``color``."""
         self.begin_candidate(color, self.rev, undo=False)
+        if self.st.rejected_revision != self.rev:
+            # §2.2: a rejection blocks only that revision until another one is tried, so
+            # R2 rejected -> R3 -> back to R2 deploys R2 again.
+            self.st.rejected_revision = None
         self.st.analysis = None
         self.st.switched_at = None
         if self.st.scale_down is not None and self.st.scale_down.color == color:
@@ -124,6 +178,8 @@ class Rollout:
         self.st.candidate_undo = False
         self.st.switched_at = None
         self.st.health_check = HealthStatus()
+        self.st.paused_since = None
+        self.st.paused_seconds = 0.0
 
     def switch(self) -> None:
         cand = self.st.candidate_color
@@ -152,12 +208,15 @@ class Rollout:
         if old_color is not None and old_color != cand:
             after = self.now + timedelta(seconds=self.spec.promotion.scale_down_delay_seconds)
             self.st.scale_down = ScaleDown(color=old_color, after=iso(after))
-        if undo and self.rev != cand_rev:
-            self.st.rejected_revision = self.rev
+        undone = old_rev if undo and old_rev != cand_rev else None
+        if undone is not None:
+            # The revision the undo undid is the rejected one; a template applied while the
+            # undo ran is a new candidate, never marked rejected unseen (§2.2).
+            self.st.rejected_revision = undone
         self.clear_candidate()
         message = f"{cand_rev} promoted on {cand} ({why})"
         if undo:
-            message = f"undone to {cand_rev} on {cand}; {self.rev} will not be retried"
+            message = f"undone to {cand_rev} on {cand}; {undone} will not be retried"
         self.enter(Phase.STABLE, message, Reason.PROMOTED)
 
     def reject(self, reason: str, result: Result = Result.ROLLED_BACK) -> None:
@@ -172,6 +231,20 @@ class Rollout:
                        "revision to return to", Reason.FAILED, warning=True)
             return
         self.record(result, reason)
-        self.st.active_color = self.stable_color
         self.enter(Phase.ROLLING_BACK, f"rolling back {cand_rev}: {reason}",
                    Reason.ROLLING_BACK, warning=True)
+        self.route_back()
+
+    def route_back(self) -> bool:
+        """Traffic returns to the stable colour if it serves (§2.1 rule 1); else it stays where
+        it is (an outage is never the rollback) and the message says what it waits for."""
+        stable = self.stable_color
+        if self.colour_serves(stable, self.st.stable_revision):
+            self.st.active_color = stable
+            return True
+        if self.st.active_color != stable:
+            note = (f"; waiting for Ready pods on {stable} ({self.st.stable_revision}) before "
+                    f"moving traffic back from {self.st.active_color}")
+            if not self.st.message.endswith(note):
+                self.st.message = self.st.message.split("; waiting for Ready pods")[0] + note
+        return False

@@ -23,6 +23,7 @@ __all__ = [
     "progress",
     "rolling_back",
     "supersede",
+    "watch_health",
 ]
 
 
@@ -40,6 +41,8 @@ def idle(r: Rollout) -> None:
             phase = Phase.PENDING
         r.enter(phase or Phase.PENDING, f"paused: revision {rev} waits for "
                 "spec.paused=false", Reason.PAUSED)
+    elif _reverted_within_window(r):
+        _switch_back(r)
     elif r.st.active_color is None:
         # No active colour on record. If the Service already routes somewhere (a first
         # switch whose status write was lost), build the candidate beside that colour
@@ -48,6 +51,27 @@ def idle(r: Rollout) -> None:
         r.start_candidate(other(live) if live in constants.COLORS and live else constants.BLUE)
     else:
         r.start_candidate(other(r.st.active_color))
+
+
+def _reverted_within_window(r: Rollout) -> bool:
+    """The template went back to the previous stable revision while its colour still runs."""
+    st, active = r.st, r.st.active_color
+    if active is None or r.rev != st.previous_stable_revision or st.scale_down is None:
+        return False
+    previous = other(active)
+    state = r.obs.deployments.get(previous)
+    return st.scale_down.color == previous and state is not None and (
+        state.revision == r.rev and state.ready >= r.spec.replicas)
+
+
+def _switch_back(r: Rollout) -> None:
+    """§2.2: an instant switch back to the previous revision (promoted once, still Ready)."""
+    assert r.st.active_color is not None
+    r.begin_candidate(other(r.st.active_color), r.rev, undo=False)
+    r.st.active_color = r.st.candidate_color
+    r.event(Reason.SWITCHED, f"traffic switched back to {r.st.candidate_color} ({r.rev}): "
+            "the template is the previous stable revision again")
+    r.promote("rollback to previous revision")
 
 
 def _settle(r: Rollout) -> None:
@@ -95,15 +119,22 @@ def supersede(r: Rollout) -> None:
 
 # -- RollingBack ---------------------------------------------------------------------------
 def rolling_back(r: Rollout) -> None:
-    """RolledBack once traffic is on the stable colour and the candidate is scaled to 0."""
+    """A decided rollback, carried out: traffic back on the stable colour once it serves
+    (until then it stays where it is), then RolledBack once the routes say so and the
+    candidate is scaled to 0."""
     stable, cand = r.stable_color, r.st.candidate_color
+    if r.st.active_color != stable and not r.route_back():
+        return
     ingress_ok = r.spec.ingress is None or r.obs.ingress_color == stable
     state = r.obs.deployments.get(cand) if cand else None
     if r.obs.active_service_color == stable and ingress_ok and (
         state is None or state.replicas == 0
     ):
-        reason = r.st.message.removeprefix(f"rolling back {r.st.candidate_revision}: ")
         rev = r.st.candidate_revision
+        last = r.st.history[-1] if r.st.history else None
+        reason = last.reason if last is not None and last.revision == rev and (
+            last.started_at == r.st.candidate_since) else r.st.message.removeprefix(
+            f"rolling back {rev}: ")
         r.clear_candidate()
         r.enter(Phase.ROLLED_BACK, f"{rev} rolled back; traffic on {stable} "
                 f"({r.st.stable_revision}): {reason}", Reason.ROLLED_BACK, warning=True)
@@ -115,7 +146,7 @@ def progress(r: Rollout) -> None:
     if phase in (Phase.DEPLOYING, Phase.VERIFYING):
         deploying_or_verifying(r)
     elif phase is Phase.AWAITING_PROMOTION:
-        pass  # waits for a promote (or abort) request
+        watch_health(r)  # waits for a promote (or abort) request, the candidate watched
     elif phase is Phase.ANALYZING:
         analyzing(r)
     else:  # a candidate with an unexpected phase (hand-edited status): start over
@@ -126,30 +157,18 @@ def deploying_or_verifying(r: Rollout) -> None:
     """Deploying until every candidate pod is Ready, then Verifying by health rounds."""
     ready, pods = r.candidate_state_ready()
     deadline = r.spec.progress_deadline_seconds
+    r.track_pause()
     if not ready:
         if r.st.phase is Phase.VERIFYING:
             r.st.health_check = HealthStatus()
-        if not r.spec.paused and r.elapsed(r.st.candidate_since) > deadline:
+        if not r.spec.paused and r.progress_elapsed() > deadline:
             r.reject(f"progress deadline exceeded: {pods} within {deadline}s")
             return
         r.enter(Phase.DEPLOYING, f"deploying {r.st.candidate_revision} as "
                 f"{r.st.candidate_color}: {pods}", Reason.DEPLOYING)
         return
-    if r.st.candidate_undo and r.st.phase is Phase.DEPLOYING and (
-        r.st.health_check.consecutive_successes == 0 and r.obs.health is None
-    ) and r.elapsed(r.st.candidate_since) == 0:
-        r.switch()  # instant undo: the previous colour is still Ready
-        return
-    hc, spec = r.st.health_check, r.spec.health_check
-    health = r.obs.health
-    if health is not None:
-        if health.ok:
-            hc = HealthStatus(consecutive_successes=hc.consecutive_successes + 1,
-                              last_error=hc.last_error, last_probe_time=iso(r.now))
-        else:
-            hc = HealthStatus(consecutive_failures=hc.consecutive_failures + 1,
-                              last_error=health.detail, last_probe_time=iso(r.now))
-        r.st.health_check = hc
+    spec = r.spec.health_check
+    hc = r.st.health_check = r.count_health_round()
     if hc.consecutive_failures >= spec.failure_threshold:
         r.reject(f"health checks failed {hc.consecutive_failures} consecutive rounds "
                  f"(failureThreshold {spec.failure_threshold}): {hc.last_error}")
@@ -157,7 +176,7 @@ def deploying_or_verifying(r: Rollout) -> None:
     if hc.consecutive_successes >= spec.success_threshold:
         _healthy(r)
         return
-    if not r.spec.paused and r.elapsed(r.st.candidate_since) > deadline:
+    if not r.spec.paused and r.progress_elapsed() > deadline:
         r.reject(f"progress deadline exceeded: not healthy within {deadline}s "
                  f"({hc.consecutive_successes}/{spec.success_threshold} passing rounds)")
         return
@@ -185,15 +204,32 @@ def _healthy(r: Rollout) -> None:
         r.switch()
 
 
+def watch_health(r: Rollout) -> bool:
+    """After the health checks passed, the candidate is still watched (§2.1 rule 3): health
+    rounds go on, and ``failureThreshold`` failed rounds in a row reject it. False: rejected."""
+    hc = r.st.health_check = r.count_health_round()
+    threshold = r.spec.health_check.failure_threshold
+    if hc.consecutive_failures >= threshold:
+        r.reject(f"health checks failed {hc.consecutive_failures} consecutive rounds after "
+                 f"the checks had passed (failureThreshold {threshold}): {hc.last_error}")
+        return False
+    return True
+
+
 def analyzing(r: Rollout) -> None:
-    """One measurement round (when one was taken): breach rejects, enough passes promote."""
+    """One measurement round (when one was taken): breach rejects, enough passes promote.
+    A round taken while the candidate is not fully Ready never counts toward ``checks``."""
+    if not watch_health(r):
+        return
     if r.spec.analysis is None:  # analysis removed mid-rollout: nothing left to gate
         r.promote("analysis removed from the spec")
         return
     samples = r.obs.metrics
     if samples is None:
         return
-    outcome = analysis.evaluate_round(r.spec.analysis, r.st.analysis, samples, iso(r.now))
+    ready, _ = r.candidate_state_ready()
+    outcome = analysis.evaluate_round(r.spec.analysis, r.st.analysis, samples, iso(r.now),
+                                      counts=ready, paused=r.spec.paused)
     r.st.analysis = outcome.status
     label = analysis.round_label(outcome.status)
     if outcome.breach is not None:

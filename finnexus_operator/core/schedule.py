@@ -51,23 +51,34 @@ class Due:
     metrics: Measurement | None = None
 
 
+_WATCHED = (Phase.AWAITING_PROMOTION, Phase.ANALYZING)  # after the checks passed (rule 3)
+
+
 def health_timer(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus,
                  observed: Observed, now: datetime) -> RoundTimer | None:
-    """Health rounds while Deploying/Verifying: due once every candidate pod is Ready and
-    ``healthCheck.intervalSeconds`` have passed since the last round (None: other phases)."""
-    if status.phase not in (Phase.DEPLOYING, Phase.VERIFYING):
+    """Health rounds of the candidate, one per ``healthCheck.intervalSeconds``: while
+    Deploying/Verifying once every candidate pod is Ready; while AwaitingPromotion/Analyzing
+    whatever the pods do (fewer Ready pods than replicas is a failed round, §2.1 rule 3), and
+    at once for a promote request (it re-checks; never an old verdict). None: other phases."""
+    if status.phase not in (Phase.DEPLOYING, Phase.VERIFYING, *_WATCHED):
         return None
     cand = status.candidate_color
     state = observed.deployments.get(cand) if cand else None
-    ready = state is not None and state.revision == status.candidate_revision and (
-        state.ready >= spec.replicas
-    )
+    ready = status.phase in _WATCHED or (
+        state is not None and state.revision == status.candidate_revision
+        and state.ready >= spec.replicas)
     interval = float(spec.health_check.interval_seconds)
     since = seconds_since(status.health_check.last_probe_time, now)
+    if status.phase is Phase.AWAITING_PROMOTION and _requests_promote(observed):
+        return RoundTimer(due=True, next_in=min(POLL_SECONDS, interval))
     if since is None:
         return RoundTimer(due=ready, next_in=min(POLL_SECONDS, interval))
     return RoundTimer(due=ready and since >= interval,
                       next_in=max(0.0, min(interval - since, POLL_SECONDS)))
+
+
+def _requests_promote(observed: Observed) -> bool:
+    return (observed.request or "").strip().lower() == "promote"
 
 
 def measurement_timer(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus,
@@ -89,20 +100,22 @@ def due(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
     cand = status.candidate_color
     if not isinstance(spec, FinNexusDeploymentSpec) or cand is None:
         return Due()
+    probe: HealthProbe | None = None
     health = health_timer(spec, status, observed, now)
     if health is not None and health.due:
         hc = spec.health_check
-        return Due(health=HealthProbe(
+        probe = HealthProbe(
             name=observed.name, color=cand, revision=status.candidate_revision or "",
             port=spec.health_port, path=hc.path, timeout=float(hc.timeout_seconds),
-            expected=spec.replicas))
+            expected=spec.replicas)
+    measurement: Measurement | None = None
     measure = measurement_timer(spec, status, now)
     if measure is not None and measure.due and spec.analysis is not None:
         values = templating.query_values(observed.namespace, observed.name, status)
-        return Due(metrics=Measurement(tuple(
+        measurement = Measurement(tuple(
             MetricQuery(metric.name, templating.render(metric.query, values))
-            for metric in spec.analysis.metrics)))
-    return Due()
+            for metric in spec.analysis.metrics))
+    return Due(health=probe, metrics=measurement)
 
 
 def requeue_after(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus,
@@ -112,7 +125,11 @@ def requeue_after(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus
     health = health_timer(spec, status, observed, now)
     if health is not None:
         waits.append(health.next_in)
+    if status.phase in (Phase.DEPLOYING, Phase.VERIFYING) and not spec.paused:
+        # paused time does not count toward the deadline, so a paused candidate has no
+        # deadline to wake for (and one past it never busy-loops: §2.1 rule 7)
         since = seconds_since(status.candidate_since, now) or 0.0
+        since -= status.paused_seconds
         waits.append(max(0.0, spec.progress_deadline_seconds - since) + 0.001)
     measure = measurement_timer(spec, status, now)
     if measure is not None:

@@ -88,6 +88,7 @@ class Reason(StrEnum):
     UNDO = "Undo"
     STABLE = "Stable"
     OWNERSHIP_CONFLICT = "OwnershipConflict"  # an object of our name exists and is not ours
+    STABLE_UNAVAILABLE = "StableUnavailable"  # the promoted colour has no Ready pods
     # condition-only reasons (Available / Degraded)
     TRAFFIC_SERVED = "TrafficServed"
     NO_TRAFFIC = "NoTraffic"

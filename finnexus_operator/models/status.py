@@ -38,6 +38,10 @@ class HealthStatus(_StatusModel):
         None, description="The last health-check failure (pod, address, reason).",
     )
     last_probe_time: str | None = Field(None, description="When the last health-check round ran.")
+    pods: str | None = Field(
+        None, description="Bookkeeping: fingerprint of the candidate pods (UIDs) the streak "
+        "belongs to; when the pods change, the passing streak starts again.",
+    )
 
 
 class MetricStatus(_StatusModel):
@@ -68,6 +72,9 @@ class AnalysisStatus(_StatusModel):
         default_factory=list, description="The last measurement of each metric.",
     )
     last_round_time: str | None = Field(None, description="When the last round was measured.")
+    paused_rounds: int = Field(
+        0, description="Rounds measured while paused (they never make the analysis inconclusive).",
+    )
 
 
 class ConditionStatus(_StatusModel):
@@ -147,6 +154,13 @@ class FinNexusDeploymentStatus(_StatusModel):
     )
     switched_at: str | None = Field(
         None, description="Bookkeeping: when traffic switched to the candidate.",
+    )
+    paused_since: str | None = Field(
+        None, description="Bookkeeping: since when the candidate's progress is paused.",
+    )
+    paused_seconds: float = Field(
+        0.0, description="Bookkeeping: paused time before the switch (not counted toward "
+        "progressDeadlineSeconds).",
     )
     previous_stable_revision: str | None = Field(
         None, description="Bookkeeping: the stable revision before the current one (undo target).",

@@ -21,6 +21,9 @@ from finnexus_operator.core.actions import (
     ClearRequest,
     EnsureDeployment,
     EnsureServices,
+    PruneRevisions,
+    RecordRevision,
+    RemoveIngress,
     RoutePreview,
     RouteTraffic,
     ScaleDeployment,
@@ -117,6 +120,7 @@ class Cluster:
     request: str | None = None
     generation: int = 1
     services_ensured: bool = False
+    revisions: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def apply(self, actions: Iterable[Action], *, has_ingress: bool = False) -> None:
         for action in actions:
@@ -145,6 +149,12 @@ class Cluster:
         elif isinstance(action, ClearRequest):
             if self.request == action.value:
                 self.request = None
+        elif isinstance(action, RecordRevision):
+            self.revisions.setdefault(action.revision, copy.deepcopy(dict(action.template)))
+        elif isinstance(action, PruneRevisions):
+            self.revisions = {k: v for k, v in self.revisions.items() if k in action.keep}
+        elif isinstance(action, RemoveIngress):
+            self.ingress = None
         else:  # pragma: no cover - a new action type must be simulated here
             raise AssertionError(f"unknown action {action!r}")
 
@@ -159,7 +169,8 @@ class Cluster:
                 metrics: Sequence[MetricSample] | None = None) -> Observed:
         return Observed(generation=self.generation, request=self.request,
                         deployments=dict(self.deployments), active_service_color=self.service,
-                        ingress_color=self.ingress, health=health, metrics=metrics)
+                        ingress_color=self.ingress, revisions=dict(self.revisions),
+                        health=health, metrics=metrics)
 
 
 def kinds(actions: Iterable[Action]) -> list[str]:
@@ -176,6 +187,12 @@ def kinds(actions: Iterable[Action]) -> list[str]:
             out.append(f"Preview:{a.color}")
         elif isinstance(a, ClearRequest):
             out.append(f"Clear:{a.value}")
+        elif isinstance(a, RecordRevision):
+            out.append(f"Record:{a.revision}")
+        elif isinstance(a, PruneRevisions):
+            out.append("Prune")
+        elif isinstance(a, RemoveIngress):
+            out.append("RemoveIngress")
         else:
             out.append("Services")
     return out
@@ -192,6 +209,7 @@ class SimIO:
     partial: bool | int = True  # apply all actions, none, or only the first n
     has_ingress: bool = False
     asked: Due = field(default_factory=Due)  # what the core asked for in this pass
+    recorded: FinNexusDeploymentStatus | None = None  # a decision written ahead of the actions
 
     async def observe(self) -> Observed:
         return self.cluster.observe()
@@ -200,7 +218,14 @@ class SimIO:
         self.asked = replace(self.asked, health=probe)
         if self.health is None:
             return None
+        state = self.cluster.deployments.get(probe.color)
+        ready = state.ready if state is not None and state.revision == probe.revision else 0
+        if ready < probe.expected:  # as the real prober: fewer Ready pods fail the round
+            return HealthRound(False, ready, f"{ready}/{probe.expected} candidate pods Ready")
         return HealthRound(self.health, probe.expected, "" if self.health else self.detail)
+
+    async def record(self, decision: FinNexusDeploymentStatus) -> None:
+        self.recorded = decision
 
     async def measure(self, measurement: Measurement) -> Sequence[MetricSample] | None:
         self.asked = replace(self.asked, metrics=measurement)
@@ -256,6 +281,8 @@ class Sim:
         result = run_sync(run_pass(parse_spec(self.spec), self.status, io, lambda: now))
         if store:
             self.status = result.status
+        elif io.recorded is not None:  # the final write was lost, the decision was not
+            self.status = io.recorded
         self.last = result
         self.plans.append(result)
         self.now += timedelta(seconds=advance)

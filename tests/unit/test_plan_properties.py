@@ -20,7 +20,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finnexus_operator.core.actions import EnsureDeployment, ScaleDeployment
+from finnexus_operator.core.actions import (
+    ClearRequest,
+    EnsureDeployment,
+    RouteTraffic,
+    ScaleDeployment,
+)
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import DeploymentState, HealthRound, MetricSample, Observed
@@ -124,6 +129,7 @@ class World:
     streak: dict[tuple[str, str | None], int] = field(default_factory=dict)
     verified: set[tuple[str, str | None]] = field(default_factory=set)
     passes: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)  # colour -> revision decided against
 
     def spec(self, invalid: bool = False) -> dict[str, Any]:
         p = self.params
@@ -143,6 +149,11 @@ class World:
             if old is None or old.revision != action.revision:  # new pods: not verified yet
                 self.verified = {k for k in self.verified if k[0] != action.color}
                 self.streak = {k: v for k, v in self.streak.items() if k[0] != action.color}
+        if isinstance(action, RouteTraffic) and action.color != self.cluster.service:
+            state = self.cluster.deployments.get(action.color)
+            assert state is None or self.rejected.get(action.color) != state.revision, (
+                f"traffic sent back to {action.color} ({state.revision}) after the decision "
+                "to roll it back")
         self.cluster.apply_one(action, has_ingress=self.params["ingress"])
         self.check_traffic()
 
@@ -195,6 +206,7 @@ class WorldIO:
     metrics: list[MetricSample] | None = None
     asked: Due = field(default_factory=Due)
     applied: int = 0
+    recorded: FinNexusDeploymentStatus | None = None
 
     def clock(self) -> datetime:
         return self.now
@@ -209,6 +221,14 @@ class WorldIO:
             return None
         replicas = self.w.params["replicas"]
         assert probe.expected == replicas
+        state = self.w.cluster.deployments.get(probe.color)
+        if state is None or state.revision != probe.revision or state.ready < replicas:
+            # as the real prober: fewer Ready candidate pods than replicas fail the round
+            ready = state.ready if state is not None and state.revision == probe.revision else 0
+            self.health = HealthRound(False, ready, f"{ready}/{replicas} candidate pods Ready")
+            if not self.step.lost_status:
+                self.w.streak[(probe.color, probe.revision)] = 0
+            return self.health
         self.health = HealthRound(self.step.health, replicas,
                                   "" if self.step.health else "HTTP 503")
         # the simulator's own health bookkeeping (what it fed to plan()). The round counts for
@@ -236,6 +256,15 @@ class WorldIO:
                 self.metrics.append(MetricSample(str(m["name"]), r))
         return self.metrics
 
+    async def record(self, decision: FinNexusDeploymentStatus) -> None:
+        assert decision.phase in (Phase.ROLLING_BACK, Phase.INVALID)
+        assert decision.active_color == self.status.active_color, "where traffic is"
+        self.recorded = decision
+        if decision.candidate_color is not None and decision.candidate_revision is not None:
+            self.w.rejected[decision.candidate_color] = decision.candidate_revision
+        elif decision.rejected_revision is not None and self.status.candidate_color:
+            self.w.rejected[self.status.candidate_color] = decision.rejected_revision
+
     async def apply(self, p: Plan) -> None:
         check_plan(self, p)
         n = len(p.actions) if self.step.partial is None else min(self.step.partial,
@@ -262,10 +291,17 @@ def check_plan(io: WorldIO, p: Plan) -> None:
     assert p == again
     assert status.model_dump() == before, "plan() mutated its input status"
 
-    # (c) an invalid spec touches nothing
+    # (c) an invalid spec touches nothing, except to return traffic from a switched candidate
+    # to the stable colour and to honour abort/undo (§2.1 rule 5): never towards a candidate
     if step.invalid:
-        assert p.actions == ()
         assert p.status.phase is Phase.INVALID
+        for action in p.actions:
+            assert isinstance(action, RouteTraffic | ScaleDeployment | ClearRequest), action
+            if isinstance(action, RouteTraffic):
+                assert action.color != status.candidate_color or (
+                    status.candidate_color is None), "an invalid spec routed to a candidate"
+            if isinstance(action, ClearRequest):
+                assert action.value.strip().lower() in ("abort", "undo")
     else:
         assert p.status.phase is not None and p.status.phase is not Phase.INVALID
         # a phase is "in progress" exactly when there is a candidate
@@ -301,7 +337,8 @@ def check_plan(io: WorldIO, p: Plan) -> None:
                 "a non-first revision skipped the analysis")
         else:
             assert entry.reason in ("undo", "promoted by request, analysis skipped",
-                                    "analysis removed from the spec"), entry.reason
+                                    "analysis removed from the spec",
+                                    "rollback to previous revision"), entry.reason
             assert entry.reason != "analysis removed from the spec" or a_spec is None
 
 
@@ -325,6 +362,10 @@ def run(params: dict[str, Any], history: list[Step]) -> None:
         p = run_sync(run_pass(parse_spec(raw), status, io, io.clock))
         if not step.lost_status:
             w.status = p.status
+        elif io.recorded is not None:  # the final write was lost; the decision was written first
+            w.status = io.recorded
+        if w.status.phase is not Phase.ROLLING_BACK:
+            w.rejected = {}  # the decision is carried out; a retry may try the revision again
 
         # (b) while a candidate exists, the colour traffic can return to keeps its replicas
         if io.applied == len(p.actions) and not step.invalid:
@@ -483,10 +524,17 @@ def test_garbage_spec_is_invalid_and_touches_nothing(
 ) -> None:
     status = FinNexusDeploymentStatus.model_validate(raw_status)
     p = decide(raw, status, obs, T0)
-    assert p.actions == () and p.status.phase is Phase.INVALID and p.status.message
+    assert p.status.phase is Phase.INVALID and p.status.message
+    switched = status.candidate_color is not None and status.stable_revision is not None and (
+        status.active_color == status.candidate_color)
+    if not switched and (obs.request or "").strip().lower() not in ("abort", "undo"):
+        assert p.actions == ()  # touches nothing (rule 5: only traffic stranded, abort, undo)
+    for action in p.actions:
+        assert isinstance(action, RouteTraffic | ScaleDeployment | ClearRequest), action
+        assert not isinstance(action, RouteTraffic) or action.color != status.candidate_color
     assert due_now(raw, status, obs, T0) == Due()
-    repeat = decide(raw, p.status, obs, T0)
-    assert repeat.events == ()  # the Event is recorded once, not on every pass
+    repeat = decide(raw, p.status, dataclasses.replace(obs, request=None), T0)
+    assert "InvalidSpec" not in [e.reason for e in repeat.events]  # recorded once
 
 
 # -- (f) a pass repeated on its own outcome asks for the same, already-true things --------------

@@ -52,6 +52,7 @@ class FakeKube:
     def __init__(self, objects: dict[str, dict[str, Any]], pods: list[dict[str, Any]]) -> None:
         self.objects, self.pods = objects, pods
         self.fail_status_writes = 1
+        self.fail_patches_of: str | None = None
 
     async def get(self, path: str) -> dict[str, Any] | None:
         return self.objects.get(path)
@@ -71,6 +72,9 @@ class FakeKube:
             cr = self.objects[path.removesuffix("/status")]
             cr["status"] = body["status"]
             return cr
+        if path == self.fail_patches_of:
+            self.fail_patches_of = None
+            raise errors.ApiUnavailable(f"PATCH {path}: HTTP 503", status=503)
         obj = self.objects[path]
         for op in body if isinstance(body, list) else []:
             *parents, leaf = op["path"].strip("/").split("/")
@@ -123,8 +127,9 @@ async def test_lost_status_write_after_rollback_never_routes_back_to_the_candida
                             clock=lambda: clock[0])
 
     with pytest.raises(errors.ApiUnavailable):
-        await reconciler.reconcile(NS, NAME)  # breach: traffic to blue, then the write fails
-    assert active["spec"]["selector"]["finnexus.ai/color"] == "blue"
+        await reconciler.reconcile(NS, NAME)  # breach: the decision's write fails
+    # §2.1 rule 2: nothing acts on a decision that is not recorded
+    assert active["spec"]["selector"]["finnexus.ai/color"] == "green"
     assert cr["status"]["phase"] == "Analyzing"  # the write was lost
 
     clock[0] = T0 + timedelta(seconds=0.5)
@@ -133,3 +138,48 @@ async def test_lost_status_write_after_rollback_never_routes_back_to_the_candida
     assert cr["status"]["phase"] in ("RollingBack", "RolledBack")
     assert cr["status"]["rejectedRevision"] == r2
     assert "error-rate 0.5 > 0.01" in cr["status"]["message"]
+
+
+async def test_a_failed_action_after_the_decision_never_loses_the_rollback() -> None:
+    """Defect 1: one 5xx on an action after the decision (here the route itself) used to
+    lose the rollback; the next pass measured again and, on a passing round, kept traffic on
+    the rejected candidate. The decision is written first, so the rollback resumes."""
+    r1, r2 = revision_of(template("v1")), revision_of(template("v2"))
+    cr_path = f"/apis/finnexus.ai/v1alpha1/namespaces/{NS}/finnexusdeployments/{NAME}"
+    svc_path = f"/api/v1/namespaces/{NS}/services/{NAME}"
+    cr = {"metadata": {"name": NAME, "namespace": NS, "uid": UID, "generation": 2},
+          "spec": {"replicas": 1, "template": template("v2"),
+                   "analysis": {"intervalSeconds": 30, "checks": 10, "metrics": [
+                       {"name": "error-rate", "query": "x", "max": 0.01}]}},
+          "status": {"phase": "Analyzing", "activeColor": "green", "stableRevision": r1,
+                     "candidateColor": "green", "candidateRevision": r2,
+                     "candidateSince": "2025-12-31T23:58:00.000000Z",
+                     "switchedAt": "2025-12-31T23:59:29.000000Z",
+                     "analysis": {"round": 0, "passed": 0, "checks": 10, "metrics": []}}}
+    active = {"apiVersion": "v1", "kind": "Service",
+              "metadata": {"name": NAME, "namespace": NS, "ownerReferences": OWNER_REF,
+                           "labels": {"app.kubernetes.io/name": NAME,
+                                      "app.kubernetes.io/managed-by": "finnexus-operator"}},
+              "spec": {"selector": {"app.kubernetes.io/name": NAME, "finnexus.ai/color": "green"},
+                       "ports": [{"name": "http", "port": 80, "targetPort": "http",
+                                  "protocol": "TCP"}], "type": "ClusterIP"}}
+    kube = FakeKube({
+        cr_path: cr, svc_path: active,
+        f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-blue": deployment("blue", r1),
+        f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-green": deployment("green", r2),
+    }, [pod("blue", r1), pod("green", r2)])
+    kube.fail_status_writes = 0
+    kube.fail_patches_of = svc_path  # the first PATCH of the active Service fails (503)
+    clock = [T0]
+    reconciler = Reconciler(kube, provider=Provider([0.5, 0.0]),  # type: ignore[arg-type]
+                            clock=lambda: clock[0])
+    with pytest.raises(errors.ApiUnavailable):
+        await reconciler.reconcile(NS, NAME)
+    assert cr["status"]["phase"] == "RollingBack"  # recorded before anything acted
+    assert cr["status"]["rejectedRevision"] == r2
+    assert cr["status"]["activeColor"] == "green"  # still where traffic is
+    clock[0] = T0 + timedelta(seconds=0.5)
+    await reconciler.reconcile(NS, NAME)  # no measurement: the decision stands
+    assert active["spec"]["selector"]["finnexus.ai/color"] == "blue"
+    assert cr["status"]["phase"] in ("RollingBack", "RolledBack")
+    assert cr["status"]["activeColor"] == "blue"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from finnexus_operator.core.observed import DeploymentState
 from finnexus_operator.models.phases import Phase
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 from tests.unit.plan.calls import decide
@@ -20,7 +21,7 @@ from tests.unit.plan.situations import (
     stable,
     verifying,
 )
-from tests.unit.planlib import R2, T0, V1, Cluster, Sim, kinds, make_spec
+from tests.unit.planlib import BLUE, GREEN, R1, R2, T0, V1, Cluster, Sim, kinds, make_spec
 
 
 def new() -> Sim:
@@ -49,10 +50,12 @@ def new() -> Sim:
     pytest.param({"progressDeadlineSeconds": -1}, "spec.progressDeadlineSeconds",
                  id="negative-deadline"),
 ])
-@pytest.mark.parametrize("situation", [new, analyzing], ids=name)
+@pytest.mark.parametrize("situation", [new, deploying, verifying, stable], ids=name)
 def test_invalid_spec_touches_nothing_and_names_the_field(
     patch: dict[str, Any], field: str, situation: Situation
 ) -> None:
+    """Before the switch (or idle) an invalid spec touches nothing; a promote waits (§2.1
+    rule 5: not removed, said in a Warning Event)."""
     sim = situation()
     before = sim.status
     sim.set(**patch)
@@ -60,15 +63,65 @@ def test_invalid_spec_touches_nothing_and_names_the_field(
     assert p.actions == ()
     assert p.status.phase is Phase.INVALID
     assert field in p.status.message
-    assert [(e.type, e.reason) for e in p.events] == [("Warning", "InvalidSpec")]
+    assert [(e.type, e.reason) for e in p.events] == [("Warning", "InvalidSpec"),
+                                                       ("Warning", "RequestIgnored")]
     assert field in p.events[0].message
+    assert "waits: the spec is invalid" in p.events[1].message
+    assert sim.cluster.request == "promote"  # it waits, it is not removed
     assert p.status.observed_generation == sim.cluster.generation
     assert p.status.active_color == before.active_color
     assert p.status.candidate_color == before.candidate_color
     degraded = {c.type: c for c in p.status.conditions}["Degraded"]
     assert degraded.status == "True" and degraded.reason == "InvalidSpec"
+    sim.cluster.request = None
     p2 = sim.step()
     assert p2.events == () and p2.actions == ()
+
+
+@pytest.mark.parametrize("patch", [{"replicas": 0}, {"template": None}, {"bogus": 1}],
+                         ids=["replicas-0", "template-missing", "unknown-field"])
+def test_invalid_edit_after_the_switch_returns_traffic_to_stable_first(
+    patch: dict[str, Any]
+) -> None:
+    """§2.1 rule 5: traffic never stays stranded on an unproven candidate: it returns to
+    the stable colour as an abort would (decision written first), then Invalid is reported."""
+    sim = analyzing()
+    assert sim.cluster.service == GREEN
+    sim.set(**patch)
+    p = sim.step()
+    assert kinds(p.actions) == ["Route:blue", "Scale:green:0"]
+    assert sim.cluster.service == BLUE and sim.cluster.deployments[GREEN].replicas == 0
+    assert p.status.phase is Phase.INVALID and p.status.active_color == BLUE
+    assert p.status.rejected_revision == R2 and p.status.candidate_color is None
+    assert p.status.history[-1].result == "RolledBack"
+    assert "invalid after the switch" in p.status.history[-1].reason
+    assert p.decision is not None and p.decision.active_color == GREEN  # where traffic was
+    assert p.decision.rejected_revision == R2
+    assert "RolledBack" in [e.reason for e in p.events]
+    assert sim.step().actions == ()  # done once; from now on it touches nothing
+
+
+def test_invalid_after_the_switch_waits_for_stable_pods_before_moving_traffic() -> None:
+    sim = analyzing()
+    sim.cluster.deployments[BLUE] = DeploymentState(R1, 2, ready=0)  # the stable pods died
+    sim.set(replicas=0)
+    p = sim.step(ready=False)
+    assert "Route:blue" not in kinds(p.actions) and sim.cluster.service == GREEN
+    assert p.status.candidate_color == GREEN and p.requeue_after is not None
+    sim.cluster.pods_ready(BLUE)
+    p = sim.step(ready=False)
+    assert kinds(p.actions)[:1] == ["Route:blue"] and sim.cluster.service == BLUE
+
+
+@pytest.mark.parametrize("request_", ["abort", "undo"])
+def test_abort_and_undo_are_honoured_while_invalid(request_: str) -> None:
+    sim = verifying()
+    sim.set(replicas=0)
+    p = sim.step(request=request_)
+    assert "Scale:green:0" in kinds(p.actions) and f"Clear:{request_}" in kinds(p.actions)
+    assert p.status.phase is Phase.INVALID and p.status.rejected_revision == R2
+    assert p.status.candidate_color is None and sim.cluster.service == BLUE
+    assert "Request" in [e.reason for e in p.events]
 
 
 def test_invalid_spec_none_and_changed_message_emits_a_new_event() -> None:
@@ -84,7 +137,7 @@ def test_invalid_spec_none_and_changed_message_emits_a_new_event() -> None:
 @pytest.mark.parametrize(("situation", "phases"), [
     pytest.param(deploying, None, id="deploying"),
     pytest.param(verifying, None, id="verifying"),
-    pytest.param(analyzing, {Phase.ANALYZING}, id="analyzing"),
+    pytest.param(analyzing, {Phase.ROLLED_BACK}, id="analyzing"),  # rule 5: aborted
     pytest.param(rolling_back, {Phase.ROLLING_BACK, Phase.ROLLED_BACK}, id="rolling-back"),
     pytest.param(stable, {Phase.STABLE}, id="stable"),
     pytest.param(rolled_back, {Phase.ROLLED_BACK}, id="rolled-back"),
@@ -101,6 +154,9 @@ def test_valid_again_after_invalid_resumes_without_losing_safety(
     p = sim.step(health=None)
     st = p.status
     assert st.phase is not Phase.INVALID
+    if situation is analyzing:  # the invalid edit after the switch returned the traffic
+        assert st.active_color == BLUE and st.rejected_revision == R2
+        return
     assert st.active_color == before.active_color
     assert st.stable_revision == before.stable_revision
     if phases is not None:

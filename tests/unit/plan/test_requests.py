@@ -55,7 +55,7 @@ def outcome(situation: Situation, req: str, accepted: bool, phase: Phase) -> Any
 
 @pytest.mark.parametrize(("situation", "req", "accepted", "phase"), [
     outcome(s.verifying, "promote", False, Phase.VERIFYING),
-    outcome(s.awaiting, "promote", True, Phase.ANALYZING),
+    outcome(s.awaiting, "promote", False, Phase.AWAITING_PROMOTION),  # no health round: refused
     outcome(s.analyzing, "promote", True, Phase.STABLE),
     outcome(s.stable, "promote", False, Phase.STABLE),
     outcome(s.rolled_back, "promote", False, Phase.ROLLED_BACK),
@@ -125,9 +125,58 @@ def test_undo_after_window_health_checks_the_old_colour_before_switching() -> No
     assert p.status.active_color == BLUE and p.status.stable_revision == R1
 
 
-def test_undo_refused_when_previous_colour_holds_another_revision() -> None:
+def test_undo_refused_when_previous_colour_holds_another_revision_and_no_template_kept(
+) -> None:
     sim = s.stable_after_window()
     sim.cluster.deployments[BLUE] = DeploymentState(R4, 0, 0)
+    sim.cluster.revisions.clear()  # no ControllerRevision of R1 either
     p = sim.step(request="undo")
     assert p.status.phase is Phase.STABLE and p.status.active_color == GREEN
     assert any("no longer holds revision" in e.message for e in p.events)
+
+
+def test_undo_redeploys_the_kept_template_health_checks_it_then_switches_without_analysis(
+) -> None:
+    """§2.2: undo after the previous colour was scaled to 0 (and even replaced): the
+    previous template comes back from its ControllerRevision."""
+    sim = s.stable_after_window(analysis_spec=s.analysis())
+    sim.cluster.deployments[BLUE] = DeploymentState(R4, 0, 0)
+    assert R1 in sim.cluster.revisions
+    p = sim.step(request="undo", ready=False)
+    assert f"Ensure:blue:{R1}:2" in kinds(p.actions) and p.status.phase is Phase.DEPLOYING
+    start = len(sim.plans)
+    p = sim.run_until(Phase.STABLE)
+    phases = [q.status.phase for q in sim.plans[start:]]
+    assert Phase.VERIFYING in phases and Phase.ANALYZING not in phases
+    assert p.status.stable_revision == R1 and sim.cluster.service == BLUE
+    assert p.status.history[-1].undo and p.status.rejected_revision == R2
+
+
+@pytest.mark.parametrize(("health", "ready", "accepted"), [
+    pytest.param(True, 2, True, id="healthy-now"),
+    pytest.param(False, 2, False, id="probe-fails-now"),
+    pytest.param(True, 1, False, id="a-pod-not-ready"),
+    pytest.param(True, 0, False, id="pods-gone"),
+])
+def test_promote_re_checks_the_candidate_and_never_switches_on_an_old_verdict(
+    health: bool, ready: int, accepted: bool
+) -> None:
+    """§2.1 rule 1: a promote switches only with every candidate pod Ready and a passing
+    health round in this very pass (defect: it switched to a candidate with no Ready pods)."""
+    sim = s.awaiting()
+    sim.cluster.pods_ready(GREEN, count=ready)
+    p = sim.step(request="promote", health=health, ready=False)
+    assert p.decision is None
+    if accepted:
+        assert p.status.phase is Phase.ANALYZING and sim.cluster.service == GREEN
+    else:
+        assert p.status.phase is Phase.AWAITING_PROMOTION and sim.cluster.service == BLUE
+        assert [e.reason for e in p.events].count("RequestIgnored") == 1
+        assert "Clear:promote" in kinds(p.actions)  # refused once, with the reason
+
+
+def test_a_replicas_increase_while_awaiting_is_not_promoted_on_unprobed_pods() -> None:
+    sim = s.awaiting()
+    sim.set(replicas=3)
+    p = sim.step(request="promote", ready=False)  # the third pod is not Ready yet
+    assert p.status.phase is Phase.AWAITING_PROMOTION and sim.cluster.service == BLUE

@@ -21,7 +21,7 @@ def test_rollback_routes_traffic_to_stable_before_scaling_candidate_down(cause: 
     assert p.status.phase is Phase.ROLLING_BACK
     acts = kinds(p.actions)
     assert index_of(acts, "Route:blue") < index_of(acts, "Scale:green:0")
-    assert index_of(acts, "Scale:blue:2") < index_of(acts, "Scale:green:0")
+    assert index_of(acts, f"Ensure:blue:{R1}:2") < index_of(acts, "Scale:green:0")
     assert not any(a.startswith("Ensure:green") for a in acts)
     assert "Preview:blue" in acts
 
@@ -61,13 +61,20 @@ def test_rejected_revision_is_not_retried_until_the_template_changes_or_retry() 
         assert p.status.phase is Phase.ROLLED_BACK and p.status.candidate_color is None
         assert not any(a.startswith("Ensure:green") for a in kinds(p.actions))
     assert p.status.message.startswith(f"{R2} rolled back; traffic on blue ({R1})")
-    sim.set_template(V3)
-    p = sim.step()
-    assert (p.status.phase, p.status.candidate_revision) == (Phase.DEPLOYING, R3)
-    sim.set_template(V2)  # back to the rejected one: supersedes V3, does not retry V2
-    p = sim.step()
-    assert p.status.candidate_color is None and p.status.phase is Phase.ROLLED_BACK
     p = sim.step(request="retry")
     assert p.status.rejected_revision is None
     assert (p.status.phase, p.status.candidate_revision) == (Phase.DEPLOYING, R2)
     assert ClearRequest("retry") in p.actions
+
+
+def test_a_rejection_blocks_only_that_revision_until_another_one_is_tried() -> None:
+    """§2.2: R2 rejected -> R3 -> back to R2 deploys R2 again (rejectedRevision is cleared
+    when another revision becomes the candidate)."""
+    sim = rolled_back()
+    sim.set_template(V3)
+    p = sim.step()
+    assert (p.status.phase, p.status.candidate_revision) == (Phase.DEPLOYING, R3)
+    assert p.status.rejected_revision is None
+    sim.set_template(V2)  # supersedes V3; R2 is no longer blocked
+    p = sim.step()
+    assert (p.status.phase, p.status.candidate_revision) == (Phase.DEPLOYING, R2)

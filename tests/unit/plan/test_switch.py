@@ -18,6 +18,7 @@ from tests.unit.plan.situations import awaiting, index_of, verifying
 from tests.unit.planlib import (
     BLUE,
     GREEN,
+    R1,
     R2,
     V1,
     V2,
@@ -67,7 +68,7 @@ def test_switch_pass_routes_traffic_and_preview_to_candidate_and_keeps_stable() 
     p = sim.step()
     assert p.status.phase is Phase.ANALYZING
     # the candidate is ensured before traffic is routed to it
-    assert kinds(p.actions) == ["Services", "Scale:blue:2", f"Ensure:green:{R2}:2",
+    assert kinds(p.actions) == ["Services", f"Ensure:blue:{R1}:2", f"Ensure:green:{R2}:2",
                                 "Route:green", "Preview:green"]
     assert p.status.active_color == GREEN and p.status.switched_at is not None
     assert p.status.message == "round 0/3: traffic on green, first measurement in 1s"
