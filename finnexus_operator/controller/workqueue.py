@@ -70,6 +70,8 @@ class WorkQueue:
                 if outcome.resource_version:
                     self._own_rv[key] = outcome.resource_version
                 if delay is None:
+                    if wake.is_set():  # an event arrived during the pass: look again
+                        continue
                     return
             except asyncio.CancelledError:
                 raise

@@ -28,6 +28,7 @@ def revision(tmpl: dict[str, object]) -> str:
 def test_first_deploy_creates_every_owned_object(cluster: Cluster) -> None:
     cluster.create(resource())
     st = cluster.wait_phase("Stable")
+    cluster.wait_passes()  # the pass that promoted has ended, Events and all
     rev = revision(template("app:good"))
     assert st["activeColor"] == "blue" and st["stableRevision"] == rev
     assert st["observedGeneration"] == cluster.cr()["metadata"]["generation"]
@@ -80,6 +81,7 @@ def test_good_upgrade_flips_ingress_and_active_service(cluster: Cluster) -> None
     # The old colour keeps running until the scale-down delay has passed, then goes to 0.
     wait_until(lambda: cluster.replicas("web-blue") == 0, timeout=10,
                message="blue scaled to 0 after the delay")
+    cluster.wait_passes()  # the pass that scaled it down has ended, Events and all
     assert cluster.deployment("web-blue") is not None  # scaled, never deleted
     assert cluster.replicas("web-green") == 2
     reasons = [e["reason"] for e in cluster.events()]
@@ -208,6 +210,7 @@ def test_a_foreign_object_with_our_name_is_reported_never_taken_over(cluster: Cl
     cluster.create(resource())
     wait_until(lambda: "not owned" in cluster.status().get("message", ""), timeout=10,
                message="ownership conflict reported")
+    cluster.wait_passes()  # the pass that reported it has ended, Events and all
     svc = cluster.get("v1", "services", "web-blue")
     assert svc is not None and svc["spec"]["selector"] == {"app": "someone-else"}
     assert not cluster.requests("PATCH", "/services/web-blue")
@@ -246,8 +249,8 @@ def test_undo_within_the_scale_down_window_switches_back_instantly(cluster: Clus
     assert st["rejectedRevision"] == v2  # the current template is not redeployed
     wait_until(lambda: cluster.ingress_backend() == "web-blue", message="Ingress back on blue")
     assert cluster.service_color("web") == "blue"
+    cluster.wait_passes()  # the pass that switched back has ended, Events and all
     assert any(e["reason"] == "Undo" for e in cluster.events())
-    cluster.wait_passes()
     assert cluster.status()["phase"] == "Stable"  # and it stays there
 
 

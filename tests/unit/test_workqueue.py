@@ -112,3 +112,31 @@ async def test_a_crashing_pass_is_logged_and_retried() -> None:
     queue.notify("ns", "web")
     await asyncio.wait_for(done.wait(), 2)
     await queue.stop()
+
+
+async def test_an_event_during_a_pass_that_needs_no_requeue_is_not_lost() -> None:
+    """A pass that ends with no requeue (an Invalid spec) must still look again when an
+    event (an edit fixing the spec) arrived while it ran."""
+    passes = 0
+    in_pass = asyncio.Event()
+    release = asyncio.Event()
+    second = asyncio.Event()
+
+    async def reconcile(namespace: str, name: str) -> PassResult:
+        nonlocal passes
+        passes += 1
+        if passes == 1:
+            in_pass.set()
+            await release.wait()
+        else:
+            second.set()
+        return PassResult(None)
+
+    queue = WorkQueue(reconcile)
+    queue.notify("ns", "web")
+    await asyncio.wait_for(in_pass.wait(), 2)
+    queue.notify("ns", "web", resource_version="7")  # the edit, during the first pass
+    release.set()
+    await asyncio.wait_for(second.wait(), 2)
+    assert passes == 2
+    await queue.stop()
