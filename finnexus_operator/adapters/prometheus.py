@@ -35,7 +35,10 @@ NAN = "NaN (e.g. 0/0: no traffic)"
 DEFAULT_MAX_BYTES = 1024 * 1024
 DEFAULT_MAX_SERIES = 100
 _CHUNK = 64 * 1024
-_SERIES_KEY = b'"metric":'  # one per series in Prometheus's compact JSON; never inside a string
+# Each series of Prometheus's compact JSON starts with one of these; a label (name or value)
+# never looks like them (a quote inside a string is escaped), so counting them never
+# over-counts. JSON with other spacing or key order counts 0 here and is capped once decoded.
+_SERIES_STARTS = (b'[{"metric":', b',{"metric":')
 
 
 def _size(n: int) -> str:
@@ -281,7 +284,7 @@ class PrometheusProvider:
                 if raw is None:
                     response.close()  # drop the connection rather than drain the rest
                     return QueryResult.error(too_large(self._max_bytes, response.status))
-                if raw.count(_SERIES_KEY) > self._max_series:
+                if sum(raw.count(start) for start in _SERIES_STARTS) > self._max_series:
                     return QueryResult.error(too_many_series(None, self._max_series))
                 text = raw.decode(response.charset or "utf-8", errors="replace")
                 return self._interpret(response.status, response.content_type, text,
