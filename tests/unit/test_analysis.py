@@ -9,7 +9,7 @@ import pytest
 
 from finnexus_operator.core import analysis
 from finnexus_operator.core.analysis import Verdict
-from finnexus_operator.core.measurement import Outcome, QueryResult
+from finnexus_operator.core.measurement import QueryOutcome, QueryResult
 from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.models.spec import AnalysisSpec, MetricSpec
 from finnexus_operator.models.status import AnalysisStatus
@@ -95,10 +95,16 @@ def test_round_summary_and_counters_for_a_passing_round() -> None:
 
 @pytest.mark.parametrize(("bounds", "value", "text"), [
     ({"max": 0.001}, 0.0002, "m 0.0002 <= 0.001"),
-    ({"min": 0.9}, 0.95, "m 0.9 <= 0.95"),
-    ({"min": 1, "max": 2}, 1.5, "m 1 <= 1.5 <= 2"),
+    ({"max": 0.2}, 0.2, "m 0.2 <= 0.2"),
+    ({"min": 0.9}, 0.95, "m 0.95 >= 0.9"),  # min only: the value first, never "0.9 <= 0.95"
+    ({"min": 0.1}, 0.5, "m 0.5 >= 0.1"),
+    ({"min": 1, "max": 2}, 1.5, "m 1.5 in [1, 2]"),
+    ({"min": 0.1, "max": 0.9}, 0.5, "m 0.5 in [0.1, 0.9]"),
+    ({"min": 1, "max": 1}, 1, "m 1 in [1, 1]"),
     ({"max": 0.001}, 0.052, "m 0.052 > 0.001"),
     ({"min": 0.9}, 0.5, "m 0.5 < 0.9"),
+    ({"min": 1, "max": 2}, 2.5, "m 2.5 > 2"),
+    ({"min": 1, "max": 2}, 0.5, "m 0.5 < 1"),
 ])
 def test_measurement_description(bounds: dict[str, float], value: float, text: str) -> None:
     s = spec({"name": "m", "query": "q", **bounds}, failureLimit=5)
@@ -206,7 +212,7 @@ def test_non_finite_values_are_not_stored() -> None:
     s = spec({"name": "m", "query": "q", "min": 0}, checks=5)
     out = analysis.evaluate_round(s, None, [MetricSample("m", v(math.inf))], NOW)
     assert out.status.metrics[0].value is None and out.status.metrics[0].verdict == "Pass"
-    assert out.summary == "m 0 <= +Inf"
+    assert out.summary == "m +Inf >= 0"
 
 
 def test_detail_is_kept() -> None:
@@ -223,15 +229,15 @@ def test_round_label(round_: int, passed: int, label: str) -> None:
 
 # -- QueryResult --------------------------------------------------------------------------------
 def test_query_result_invariants() -> None:
-    assert QueryResult.value_of(math.nan).outcome is Outcome.NO_DATA
+    assert QueryResult.value_of(math.nan).outcome is QueryOutcome.NO_DATA
     assert QueryResult.value_of(1).value == 1.0 and QueryResult.value_of(1).ok
     assert not QueryResult.no_data("x").ok and not QueryResult.error("x").ok
     with pytest.raises(ValueError):
-        QueryResult(Outcome.VALUE, None)
+        QueryResult(QueryOutcome.VALUE, None)
     with pytest.raises(ValueError):
-        QueryResult(Outcome.VALUE, math.nan)
+        QueryResult(QueryOutcome.VALUE, math.nan)
     with pytest.raises(ValueError):
-        QueryResult(Outcome.ERROR, 1.0)
+        QueryResult(QueryOutcome.ERROR, 1.0)
     assert str(QueryResult.value_of(0.5)) == "0.5"
     assert str(QueryResult.error("boom")) == "Error: boom"
 
