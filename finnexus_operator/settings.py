@@ -33,6 +33,8 @@ class Settings:
     prometheus_ca_file: str | None = None
     prometheus_insecure_skip_verify: bool = False
     prometheus_timeout: float = 5.0
+    prometheus_max_bytes: int = 1024 * 1024  # a larger answer is an Error, never read whole
+    prometheus_max_series: int = 100  # an answer with more series is an Error, never decoded
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     metrics_port: int = 8080  # 0 disables the operator's own /metrics
@@ -69,6 +71,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *,
         "[FINNEXUS_PROMETHEUS_INSECURE_SKIP_VERIFY]")
     add("--prometheus-timeout", type=float, help="seconds per query (default 5) "
         "[FINNEXUS_PROMETHEUS_TIMEOUT]")
+    add("--prometheus-max-bytes", type=int, help="largest Prometheus answer read, in bytes; "
+        "a larger one is an Error (default 1048576 = 1 MiB) [FINNEXUS_PROMETHEUS_MAX_BYTES]")
+    add("--prometheus-max-series", type=int, help="most series in a Prometheus answer before "
+        "it is an Error without decoding (default 100) [FINNEXUS_PROMETHEUS_MAX_SERIES]")
     add("--log-format", choices=["auto", "json", "console"],
         help="auto: console on a terminal, JSON otherwise [FINNEXUS_LOG_FORMAT]")
     add("--log-level", choices=["debug", "info", "warning", "error"],
@@ -123,6 +129,10 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
         prometheus_insecure_skip_verify=boolean(
             args.prometheus_insecure_skip_verify, "PROMETHEUS_INSECURE_SKIP_VERIFY"),
         prometheus_timeout=number(args.prometheus_timeout, "PROMETHEUS_TIMEOUT", 5.0),
+        prometheus_max_bytes=int(number(args.prometheus_max_bytes, "PROMETHEUS_MAX_BYTES",
+                                        1024 * 1024)),
+        prometheus_max_series=int(number(args.prometheus_max_series, "PROMETHEUS_MAX_SERIES",
+                                         100)),
         log_format=pick(args.log_format, "LOG_FORMAT") or "auto",
         log_level=pick(args.log_level, "LOG_LEVEL") or "info",
         metrics_port=int(number(args.metrics_port, "METRICS_PORT", 8080)),
@@ -139,4 +149,8 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
         raise ValueError(f"--prometheus-url {settings.prometheus_url!r}: expected http(s)://...")
     if settings.prometheus_timeout <= 0:
         raise ValueError("--prometheus-timeout must be positive")
+    if settings.prometheus_max_bytes < 1:
+        raise ValueError("--prometheus-max-bytes must be positive")
+    if settings.prometheus_max_series < 1:
+        raise ValueError("--prometheus-max-series must be positive")
     return settings

@@ -59,7 +59,8 @@ def _prometheus(settings: Settings) -> MetricProvider | None:
         token=None if settings.prometheus_token_file else settings.prometheus_token,
         token_file=settings.prometheus_token_file, ca_file=settings.prometheus_ca_file,
         verify_tls=not settings.prometheus_insecure_skip_verify,
-        timeout=settings.prometheus_timeout)
+        timeout=settings.prometheus_timeout, max_bytes=settings.prometheus_max_bytes,
+        max_series=settings.prometheus_max_series)
 
 
 PROVIDERS: dict[str, ProviderFactory] = {

@@ -2,6 +2,9 @@
 
 ``GET {url}/api/v1/query?query=...`` with aiohttp. Every problem (transport, HTTP, query,
 shape of the answer) becomes an ``Error`` or ``NoData`` :class:`QueryResult`; nothing raises.
+The answer is read as a stream and never beyond ``max_bytes`` (default 1 MiB), and an answer
+with more than ``max_series`` series (default 100) is not decoded further: a broad query is an
+``Error``, never a memory spike (DESIGN §2.1 rule 7).
 Credentials (a bearer token, a token file re-read at each query so rotated tokens work, or
 ``user:password@`` in the URL) are never shown by :attr:`PrometheusProvider.url` or ``repr``.
 """
@@ -22,12 +25,42 @@ from yarl import URL
 from finnexus_operator import __version__
 from finnexus_operator.core.measurement import QueryResult
 
-__all__ = ["NAN", "NO_SERIES", "PrometheusProvider", "display_url", "parse_query_response"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_SERIES", "NAN", "NO_SERIES", "PrometheusProvider",
+           "display_url", "parse_query_response", "too_large", "too_many_series"]
 
 _SNIPPET = 200
 _USER_AGENT = f"finnexus-operator/{__version__}"
 NO_SERIES = "empty vector (no series matched)"
 NAN = "NaN (e.g. 0/0: no traffic)"
+DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_SERIES = 100
+_CHUNK = 64 * 1024
+# Each series of Prometheus's compact JSON starts with one of these; a label (name or value)
+# never looks like them (a quote inside a string is escaped), so counting them never
+# over-counts. JSON with other spacing or key order counts 0 here and is capped once decoded.
+_SERIES_STARTS = (b'[{"metric":', b',{"metric":')
+
+
+def _size(n: int) -> str:
+    """A byte count as people read it: 1 MiB, 64 KiB, 1500 bytes."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} bytes"
+
+
+def too_large(max_bytes: int, status: int = 200) -> str:
+    """The detail of an answer over the byte cap (``status``: its HTTP status)."""
+    if status != 200:
+        return f"HTTP {status} from Prometheus (answer larger than {_size(max_bytes)}, not read)"
+    return f"Prometheus answer larger than {_size(max_bytes)} (cap); narrow the query"
+
+
+def too_many_series(count: int | None, max_series: int) -> str:
+    """The detail of an answer over the series cap (``count`` None: only known to be over)."""
+    shown = f"{count} series" if count is not None else f"more than {max_series} series"
+    return (f"Prometheus answer has {shown} (cap {max_series}); the query must return one "
+            "series: aggregate it, e.g. sum(...)")
 
 
 def _snippet(text: str) -> str:
@@ -61,11 +94,13 @@ def _labels(series: Any) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items())) + "}"
 
 
-def _parse_vector(result: Any) -> QueryResult:
+def _parse_vector(result: Any, max_series: int | None) -> QueryResult:
     if not isinstance(result, list):
         return QueryResult.error("malformed vector from Prometheus")
     if not result:
         return QueryResult.no_data(NO_SERIES)
+    if max_series is not None and len(result) > max_series:
+        return QueryResult.error(too_many_series(len(result), max_series))
     if len(result) > 1:
         shown = ", ".join(_labels(s) for s in result[:3]) + (", ..." if len(result) > 3 else "")
         return QueryResult.error(
@@ -82,8 +117,11 @@ def _parse_vector(result: Any) -> QueryResult:
     return _parse_sample(series.get("value"))
 
 
-def parse_query_response(body: Any) -> QueryResult:
-    """Interpret a decoded ``/api/v1/query`` answer (HTTP 200 or an error document)."""
+def parse_query_response(body: Any, max_series: int | None = None) -> QueryResult:
+    """Interpret a decoded ``/api/v1/query`` answer (HTTP 200 or an error document).
+
+    A vector of more than ``max_series`` series (when given) is an ``Error`` naming the cap.
+    """
     if not isinstance(body, dict):
         return QueryResult.error("malformed answer from Prometheus: not a JSON object")
     if body.get("status") != "success":
@@ -96,7 +134,7 @@ def parse_query_response(body: Any) -> QueryResult:
     result_type = data.get("resultType")
     result = data.get("result")
     if result_type == "vector":
-        return _parse_vector(result)
+        return _parse_vector(result, max_series)
     if result_type == "scalar":
         return _parse_sample(result)
     if result_type == "matrix":
@@ -144,12 +182,16 @@ class PrometheusProvider:
         ca_file: str | None = None,
         verify_tls: bool = True,
         timeout: float = 5.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_series: int = DEFAULT_MAX_SERIES,
     ) -> None:
         parsed = URL(url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("the Prometheus URL must be http(s)://host[:port][/prefix]")
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
+        if max_bytes < 1 or max_series < 1:
+            raise ValueError("max_bytes and max_series must be >= 1")
         if token is not None and token_file is not None:
             raise ValueError("give either token or token_file, not both")
         self._basic = (
@@ -164,6 +206,8 @@ class PrometheusProvider:
         self._ca_file = ca_file
         self._verify_tls = verify_tls
         self._timeout = timeout
+        self._max_bytes = max_bytes
+        self._max_series = max_series
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
@@ -177,12 +221,26 @@ class PrometheusProvider:
         """Seconds allowed for one query, connection included."""
         return self._timeout
 
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes of one answer ever read (decoded); more is an ``Error``."""
+        return self._max_bytes
+
+    @property
+    def max_series(self) -> int:
+        """The most series an answer may carry before it is an ``Error`` without decoding."""
+        return self._max_series
+
     def __repr__(self) -> str:
         auth = "token-file" if self._token_file else "token" if self._token else None
         auth = auth or ("basic" if self._basic else "none")
         return (
             f"PrometheusProvider(url={self.url!r}, auth={auth}, "
-            f"verify_tls={self._verify_tls}, timeout={self._timeout})"
+            f"verify_tls={self._verify_tls}, timeout={self._timeout}"
+            + (f", max_bytes={self._max_bytes}" if self._max_bytes != DEFAULT_MAX_BYTES else "")
+            + (f", max_series={self._max_series}"
+               if self._max_series != DEFAULT_MAX_SERIES else "")
+            + ")"
         )
 
     def _ssl(self) -> ssl.SSLContext | bool:
@@ -222,8 +280,15 @@ class PrometheusProvider:
                 headers=headers,
                 auth=None if headers else self._basic,
             ) as response:
-                text = await response.text(errors="replace")
-                return self._interpret(response.status, response.content_type, text)
+                raw = await self._read_capped(response)
+                if raw is None:
+                    response.close()  # drop the connection rather than drain the rest
+                    return QueryResult.error(too_large(self._max_bytes, response.status))
+                if sum(raw.count(start) for start in _SERIES_STARTS) > self._max_series:
+                    return QueryResult.error(too_many_series(None, self._max_series))
+                text = raw.decode(response.charset or "utf-8", errors="replace")
+                return self._interpret(response.status, response.content_type, text,
+                                       self._max_series)
         except (TimeoutError, aiohttp.ServerTimeoutError):
             return QueryResult.error(f"timeout after {self._timeout}s")
         except aiohttp.ClientConnectorError as exc:
@@ -233,8 +298,30 @@ class PrometheusProvider:
         except OSError as exc:  # includes ssl.SSLError
             return QueryResult.error(f"{type(exc).__name__} talking to Prometheus: {exc}")
 
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
+        """The (decompressed) body, or None as soon as it is known to exceed ``max_bytes``.
+
+        A declared ``Content-Length`` over the cap is refused before reading anything; else the
+        stream is read in chunks of at most 64 KiB and abandoned at the first byte past the
+        cap: no more than ``max_bytes + 1`` bytes are ever held here (aiohttp's own read buffer
+        is bounded by its flow control).
+        """
+        declared = response.content_length
+        if (declared is not None and declared > self._max_bytes
+                and not response.headers.get("Content-Encoding")):
+            return None
+        body = bytearray()
+        while True:
+            chunk = await response.content.read(min(_CHUNK, self._max_bytes + 1 - len(body)))
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > self._max_bytes:
+                return None
+
     @staticmethod
-    def _interpret(status: int, content_type: str, text: str) -> QueryResult:
+    def _interpret(status: int, content_type: str, text: str,
+                   max_series: int | None = None) -> QueryResult:
         try:
             body: Any = json.loads(text)
         except ValueError:
@@ -249,7 +336,7 @@ class PrometheusProvider:
             return QueryResult.error(
                 f"non-JSON answer from Prometheus (HTTP {status}, {content_type}): {_snippet(text)}"
             )
-        return parse_query_response(body)
+        return parse_query_response(body, max_series)
 
     async def close(self) -> None:
         """Close the HTTP session; a later query opens a new one."""

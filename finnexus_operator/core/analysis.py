@@ -63,24 +63,27 @@ def judge(metric: MetricSpec, result: QueryResult) -> Verdict:
 
 
 def _describe(metric: MetricSpec, result: QueryResult, verdict: Verdict) -> str:
+    """One metric's part of a round message; the measured value always follows the name.
+
+    ``m 0.12 <= 0.2`` (max only), ``m 0.5 >= 0.1`` (min only), ``m 0.5 in [0.1, 0.9]`` (both);
+    outside the bounds ``m 0.052 > 0.001`` or ``m 0.05 < 0.1``.
+    """
     name = metric.name
     if verdict is Verdict.NO_DATA:
         return f"{name} no data ({result.detail or 'NaN'})"
     if verdict is Verdict.ERROR:
         return f"{name} error ({result.detail})"
     v = fmt(result.value)
-    if metric.max is not None and result.value is not None and result.value > metric.max:
-        return f"{name} {v} > {fmt(metric.max)}"
-    if metric.min is not None and result.value is not None and result.value < metric.min:
-        return f"{name} {v} < {fmt(metric.min)}"
-    parts = []
-    if metric.min is not None:
-        parts.append(f"{fmt(metric.min)} <=")
-    parts.append(f"{name} {v}" if metric.min is None else v)
-    if metric.max is not None:
-        parts.append(f"<= {fmt(metric.max)}")
-    text = " ".join(parts)
-    return text if metric.min is None else f"{name} {text}"
+    low, high = metric.min, metric.max
+    if high is not None and result.value is not None and result.value > high:
+        return f"{name} {v} > {fmt(high)}"
+    if low is not None and result.value is not None and result.value < low:
+        return f"{name} {v} < {fmt(low)}"
+    if low is not None and high is not None:
+        return f"{name} {v} in [{fmt(low)}, {fmt(high)}]"
+    if low is not None:
+        return f"{name} {v} >= {fmt(low)}"
+    return f"{name} {v} <= {fmt(high)}"
 
 
 @dataclass(frozen=True)

@@ -188,3 +188,23 @@ async def test_stopped_prometheus_is_an_error_then_recovers(
     finally:
         await asyncio.to_thread(prometheus.start)
     assert (await provider.query("vector(1)")).value == 1.0
+
+
+async def test_a_broad_answer_is_refused_by_the_caps(prometheus: PrometheusServer) -> None:
+    """Prometheus's own series (hundreds): over the series cap, refused by the byte scan before
+    decoding (the scan's "more than" detail proves the compact-JSON shape it counts on); with a
+    small byte cap, refused as too large. Then a narrow query on the same provider still works."""
+    broad = '{__name__=~".+"}'
+    count = await asyncio.to_thread(prometheus.query, f"count({broad})")
+    assert int(count["data"]["result"][0]["value"][1]) > 100
+    async with PrometheusProvider(prometheus.url, timeout=3.0) as client:
+        result = await client.query(broad)
+        assert result == QueryResult.error(
+            "Prometheus answer has more than 100 series (cap 100); the query must return one "
+            "series: aggregate it, e.g. sum(...)")
+        assert (await client.query(f"count({broad})")).ok
+    async with PrometheusProvider(prometheus.url, timeout=3.0, max_bytes=16 * 1024) as client:
+        result = await client.query(broad)
+        assert result == QueryResult.error(
+            "Prometheus answer larger than 16 KiB (cap); narrow the query")
+        assert (await client.query("vector(1)")).value == 1.0

@@ -95,10 +95,16 @@ def test_round_summary_and_counters_for_a_passing_round() -> None:
 
 @pytest.mark.parametrize(("bounds", "value", "text"), [
     ({"max": 0.001}, 0.0002, "m 0.0002 <= 0.001"),
-    ({"min": 0.9}, 0.95, "m 0.9 <= 0.95"),
-    ({"min": 1, "max": 2}, 1.5, "m 1 <= 1.5 <= 2"),
+    ({"max": 0.2}, 0.2, "m 0.2 <= 0.2"),
+    ({"min": 0.9}, 0.95, "m 0.95 >= 0.9"),  # min only: the value first, never "0.9 <= 0.95"
+    ({"min": 0.1}, 0.5, "m 0.5 >= 0.1"),
+    ({"min": 1, "max": 2}, 1.5, "m 1.5 in [1, 2]"),
+    ({"min": 0.1, "max": 0.9}, 0.5, "m 0.5 in [0.1, 0.9]"),
+    ({"min": 1, "max": 1}, 1, "m 1 in [1, 1]"),
     ({"max": 0.001}, 0.052, "m 0.052 > 0.001"),
     ({"min": 0.9}, 0.5, "m 0.5 < 0.9"),
+    ({"min": 1, "max": 2}, 2.5, "m 2.5 > 2"),
+    ({"min": 1, "max": 2}, 0.5, "m 0.5 < 1"),
 ])
 def test_measurement_description(bounds: dict[str, float], value: float, text: str) -> None:
     s = spec({"name": "m", "query": "q", **bounds}, failureLimit=5)
@@ -206,7 +212,7 @@ def test_non_finite_values_are_not_stored() -> None:
     s = spec({"name": "m", "query": "q", "min": 0}, checks=5)
     out = analysis.evaluate_round(s, None, [MetricSample("m", v(math.inf))], NOW)
     assert out.status.metrics[0].value is None and out.status.metrics[0].verdict == "Pass"
-    assert out.summary == "m 0 <= +Inf"
+    assert out.summary == "m +Inf >= 0"
 
 
 def test_detail_is_kept() -> None:
