@@ -47,8 +47,12 @@ def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
 
 
 class _SpecModel(BaseModel):
+    # strict: no coercion. The CRD schema types every field, but the operator must not read
+    # replicas "3" as 3 or paused "no" as False when a spec reaches it unchecked (an older CRD,
+    # an API without schema validation): a wrong type is Invalid, never a guess.
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+        strict=True,
     )
 
 
@@ -258,6 +262,12 @@ class FinNexusDeploymentSpec(_SpecModel):
                     isinstance(p, dict) for p in ports)):
                 raise ValueError(f"template.spec.containers[{i}].ports must be a list of "
                                  "ContainerPorts")
+            for j, p in enumerate(ports or []):
+                number = p.get("containerPort")
+                if isinstance(number, bool) or not isinstance(number, int) or not (
+                        1 <= number <= 65535):
+                    raise ValueError(f"template.spec.containers[{i}].ports[{j}].containerPort "
+                                     f"{number!r} is not a port number (1-65535)")
         return v
 
     @model_validator(mode="after")
