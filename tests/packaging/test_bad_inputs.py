@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import subprocess
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -43,38 +41,18 @@ from finnexus_operator.core.plan import plan
 from finnexus_operator.core.validation import InvalidSpec, derived_service_names, parse_spec
 from finnexus_operator.models.spec import MAX_NAME_LENGTH, MAX_REPLICAS, FinNexusDeploymentSpec
 from finnexus_operator.models.status import FinNexusDeploymentStatus
+from tests.packaging.badinputs import (
+    LAYERS,
+    Case,
+    all_cases,
+    names_field,
+    reason_names_field,
+)
 from tests.packaging.crdschema import cel_errors, crd_schema, schema_errors, to_json_schema
-from tests.packaging.tools import CRD_FILE, ROOT, VENV_BIN, require_tool
+from tests.packaging.tools import CRD_FILE, VENV_BIN, require_tool
 
-CORPUS = ROOT / "tests" / "bad_inputs"
-LAYERS = ("schema", "cel", "api", "operator")
 _LIST_MAP = "duplicate entries for map keys"
 _NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Case:
-    path: Path
-    layer: str
-    field: str
-    why: str
-    obj: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return str(self.obj["metadata"]["name"])
-
-
-def load_case(path: Path) -> Case:
-    text = path.read_text()
-    header = dict(re.findall(r"^# ([a-z-]+): (.*)$", text, flags=re.MULTILINE))
-    (obj,) = [d for d in yaml.safe_load_all(text) if d]
-    return Case(path, header.get("rejected-by", ""), header.get("field", ""),
-                header.get("why", ""), dict(obj))
-
-
-def all_cases() -> list[Case]:
-    return [load_case(p) for p in sorted(CORPUS.glob("*.yaml"))]
 
 
 CASES = all_cases()
@@ -108,26 +86,6 @@ def api_errors(obj: dict[str, Any]) -> list[str]:
     if obj.get("kind") != kind:
         errors.append(f"kind: no matches for kind {obj.get('kind')!r} (the CRD serves {kind!r})")
     return errors
-
-
-def _dotted(path: str) -> str:
-    return re.sub(r"\[(\d+)\]", r".\1", path)
-
-
-def names_field(error: str, field: str) -> bool:
-    """``error`` ("<path>: <message>") points at ``field``: by its path, or by naming it."""
-    path, _, message = error.partition(": ")
-    path = "" if path == "<root>" else _dotted(path)
-    want = _dotted(field)
-    parent, _, last = want.rpartition(".")
-    return (path == want or (bool(parent) and path.startswith(want + "."))
-            or (path == parent and f"'{last}'" in message)
-            or re.search(re.escape(field) + r"(?![\w])", message) is not None)
-
-
-def reason_names_field(reason: str, field: str) -> bool:
-    """One of the "; "-separated problems of an InvalidSpec reason starts with ``field``."""
-    return re.search(r"(^|; )" + re.escape(field) + r"(?![\w])", reason) is not None
 
 
 def operator_verdict(case: Case) -> InvalidSpec | FinNexusDeploymentSpec:
