@@ -16,7 +16,12 @@ from typing import Any
 import yaml
 
 from finnexus_operator import constants
-from finnexus_operator.models.spec import FinNexusDeploymentSpec
+from finnexus_operator.models.spec import (
+    DNS_LABEL_MAX,
+    MAX_NAME_LENGTH,
+    RESOURCE_NAME,
+    FinNexusDeploymentSpec,
+)
 from finnexus_operator.models.status import FinNexusDeploymentStatus
 
 __all__ = ["CRD_PATH", "build_crd", "render", "structural"]
@@ -92,6 +97,19 @@ def _status_schema() -> dict[str, Any]:
     return schema
 
 
+def _name_rules() -> list[dict[str, str]]:
+    """Root CEL rules on ``metadata.name``: it names Services (DNS-1035 labels, <= 63 chars)."""
+    return [
+        {"rule": f"self.metadata.name.matches('{RESOURCE_NAME}')",
+         "message": "metadata.name must be a DNS-1035 label (lowercase letters, digits and "
+                    "'-', starting with a letter): it names the Services <name>, "
+                    "<name>-blue, <name>-green and <name>-preview"},
+        {"rule": f"size(self.metadata.name) <= {MAX_NAME_LENGTH}",
+         "message": f"metadata.name must be at most {MAX_NAME_LENGTH} characters: the Service "
+                    f"<name>-preview must fit in {DNS_LABEL_MAX}"},
+    ]
+
+
 def build_crd() -> dict[str, Any]:
     """The CustomResourceDefinition manifest."""
     columns = [
@@ -134,6 +152,7 @@ def build_crd() -> dict[str, Any]:
                     "FinNexus operator: health-checked, switched at the Ingress, gated on "
                     "Prometheus, rolled back automatically.",
                     "required": ["spec"],
+                    "x-kubernetes-validations": _name_rules(),
                     "properties": {
                         "apiVersion": {"type": "string"},
                         "kind": {"type": "string"},

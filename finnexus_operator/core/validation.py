@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from finnexus_operator import constants
+from finnexus_operator.core import manifests
 from finnexus_operator.core.templating import PLACEHOLDERS, unknown_placeholders
-from finnexus_operator.models.spec import FinNexusDeploymentSpec
+from finnexus_operator.models.spec import (
+    DNS_LABEL_MAX,
+    MAX_NAME_LENGTH,
+    RESOURCE_NAME,
+    FinNexusDeploymentSpec,
+)
 
-__all__ = ["InvalidSpec", "ParsedSpec", "parse_spec"]
+__all__ = ["InvalidSpec", "ParsedSpec", "derived_service_names", "name_problems", "parse_spec"]
 
 
 @dataclass(frozen=True)
@@ -31,14 +39,42 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return out
 
 
-def parse_spec(raw: Mapping[str, Any] | None) -> ParsedSpec:
-    """The parsed spec, or an :class:`InvalidSpec` naming each field and why. Never raises."""
+def derived_service_names(name: str) -> list[str]:
+    """The Services a resource called ``name`` owns (DESIGN §2 table)."""
+    return [manifests.active_service_name(name), manifests.preview_service_name(name),
+            *(manifests.colored_name(name, c) for c in constants.COLORS)]
+
+
+def name_problems(name: str) -> list[str]:
+    """Why ``metadata.name`` cannot name the objects the operator derives from it (empty: fine).
+
+    Service names are DNS-1035 labels (lowercase letters, digits and '-', starting with a
+    letter, at most 63 characters); the CRD checks the same with CEL rules.
+    """
+    problems = []
+    if not re.fullmatch(RESOURCE_NAME, name):
+        problems.append(f"metadata.name: {name!r} is not a DNS-1035 label (lowercase letters, "
+                        "digits and '-', starting with a letter): it names the Services")
+    too_long = [s for s in derived_service_names(name) if len(s) > DNS_LABEL_MAX]
+    if too_long:
+        problems.append(f"metadata.name: {len(name)} characters is too long (at most "
+                        f"{MAX_NAME_LENGTH}): Service {too_long[0]!r} would have "
+                        f"{len(too_long[0])} (at most {DNS_LABEL_MAX})")
+    return problems
+
+
+def parse_spec(raw: Mapping[str, Any] | None, name: str | None = None) -> ParsedSpec:
+    """The parsed spec, or an :class:`InvalidSpec` naming each field and why. Never raises.
+
+    With ``name`` (the resource's ``metadata.name``) the names of the derived objects are
+    checked too.
+    """
+    problems = name_problems(name) if name is not None else []
     if not isinstance(raw, Mapping):
-        return InvalidSpec("spec: missing")
+        return InvalidSpec("; ".join([*problems, "spec: missing"]))
     try:
         spec = FinNexusDeploymentSpec.model_validate(dict(raw))
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
             msg = str(err["msg"]).removeprefix("Value error, ")
@@ -50,6 +86,6 @@ def parse_spec(raw: Mapping[str, Any] | None) -> ParsedSpec:
             if unknown:
                 names = ", ".join("{{" + u + "}}" for u in unknown)
                 known = ", ".join("{{" + p + "}}" for p in sorted(PLACEHOLDERS))
-                return InvalidSpec(f"spec.analysis.metrics[{i}].query: unknown placeholder "
-                                   f"{names} (known: {known})")
-    return spec
+                problems.append(f"spec.analysis.metrics[{i}].query: unknown placeholder "
+                                f"{names} (known: {known})")
+    return InvalidSpec("; ".join(problems)) if problems else spec

@@ -21,10 +21,20 @@ __all__ = [
     "MetricSpec",
     "PromotionSpec",
     "ServiceSpec",
+    "container_port_names",
+    "container_port_numbers",
 ]
 
 PORT_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 METRIC_NAME = r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+INGRESS_HOST = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# metadata.name of a FinNexusDeployment: it names Services (<name>, <name>-blue, <name>-green,
+# <name>-preview), which are DNS-1035 labels of at most 63 characters.
+RESOURCE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DNS_LABEL_MAX = 63
+MAX_NAME_LENGTH = DNS_LABEL_MAX - len("-preview")  # 55: the longest derived Service name fits
+MAX_REPLICAS = 1000
 IntOrString = Annotated[
     int | str,
     Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
@@ -37,8 +47,12 @@ def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
 
 
 class _SpecModel(BaseModel):
+    # strict: no coercion. The CRD schema types every field, but the operator must not read
+    # replicas "3" as 3 or paused "no" as False when a spec reaches it unchecked (an older CRD,
+    # an API without schema validation): a wrong type is Invalid, never a guess.
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+        strict=True,
     )
 
 
@@ -69,14 +83,21 @@ class ServiceSpec(_SpecModel):
 class IngressSpec(_SpecModel):
     """When set, the operator owns Ingress <name> and flips its backend on each switch."""
 
-    host: str = Field(min_length=1, max_length=253, description="Host name the Ingress serves.")
+    host: str = Field(
+        min_length=1, max_length=253, pattern=INGRESS_HOST,
+        description="Host name the Ingress serves: a DNS name, optionally '*.'-prefixed.",
+    )
     path: str = Field("/", pattern=r"^/", description="HTTP path of the Ingress rule.")
     path_type: Literal["Prefix", "Exact", "ImplementationSpecific"] = Field(
         "Prefix", description="pathType of the Ingress rule."
     )
-    class_name: str | None = Field(None, description="ingressClassName of the Ingress.")
+    class_name: str | None = Field(
+        None, max_length=253, pattern=DNS_SUBDOMAIN,
+        description="ingressClassName of the Ingress.",
+    )
     tls_secret_name: str | None = Field(
-        None, description="Secret with the TLS certificate for host; enables TLS when set."
+        None, max_length=253, pattern=DNS_SUBDOMAIN,
+        description="Secret with the TLS certificate for host; enables TLS when set.",
     )
     annotations: dict[str, str] = Field(
         default_factory=dict, description="Annotations copied onto the Ingress."
@@ -126,13 +147,13 @@ class MetricSpec(_SpecModel):
         description="Name of the metric, shown in status and messages.",
     )
     query: str = Field(
-        min_length=1, max_length=4096,
+        min_length=1, max_length=4096, pattern=r"\S",
         description="PromQL instant query returning one series. Placeholders: {{namespace}}, "
         "{{name}}, {{color}}, {{revision}}, {{service}} (the candidate's), {{stableColor}}, "
         "{{stableService}}.",
     )
-    min: float | None = Field(None, description="Inclusive lower bound.")
-    max: float | None = Field(None, description="Inclusive upper bound.")
+    min: float | None = Field(None, allow_inf_nan=False, description="Inclusive lower bound.")
+    max: float | None = Field(None, allow_inf_nan=False, description="Inclusive upper bound.")
 
     @model_validator(mode="after")
     def _bounds(self) -> MetricSpec:
@@ -192,7 +213,11 @@ class PromotionSpec(_SpecModel):
 class FinNexusDeploymentSpec(_SpecModel):
     """A stateless HTTP service released blue-green by the FinNexus operator."""
 
-    replicas: int = Field(1, ge=1, le=1000, description="Pods per colour.")
+    replicas: int = Field(
+        1, ge=1, le=MAX_REPLICAS,
+        description=f"Pods per colour (at most {MAX_REPLICAS}: a bound on what one resource "
+        "can make the operator create and probe).",
+    )
     template: dict[str, Any] = Field(
         description="A full PodTemplateSpec. Its containers name the port service.targetPort "
         "(default 'http'). A change is a new revision.",
@@ -216,6 +241,13 @@ class FinNexusDeploymentSpec(_SpecModel):
     @field_validator("template")
     @classmethod
     def _template(cls, v: dict[str, Any]) -> dict[str, Any]:
+        meta = v.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise ValueError("template.metadata must be an object (ObjectMeta)")
+        labels = (meta or {}).get("labels")
+        if labels is not None and not (isinstance(labels, dict) and all(
+                isinstance(k, str) and isinstance(x, str) for k, x in labels.items())):
+            raise ValueError("template.metadata.labels must map strings to strings")
         spec = v.get("spec")
         if not isinstance(spec, dict):
             raise ValueError("template.spec is required (a PodSpec)")
@@ -225,6 +257,17 @@ class FinNexusDeploymentSpec(_SpecModel):
         for i, c in enumerate(containers):
             if not isinstance(c, dict) or not c.get("name") or not c.get("image"):
                 raise ValueError(f"template.spec.containers[{i}] needs a name and an image")
+            ports = c.get("ports")
+            if ports is not None and not (isinstance(ports, list) and all(
+                    isinstance(p, dict) for p in ports)):
+                raise ValueError(f"template.spec.containers[{i}].ports must be a list of "
+                                 "ContainerPorts")
+            for j, p in enumerate(ports or []):
+                number = p.get("containerPort")
+                if isinstance(number, bool) or not isinstance(number, int) or not (
+                        1 <= number <= 65535):
+                    raise ValueError(f"template.spec.containers[{i}].ports[{j}].containerPort "
+                                     f"{number!r} is not a port number (1-65535)")
         return v
 
     @model_validator(mode="after")
@@ -239,6 +282,20 @@ class FinNexusDeploymentSpec(_SpecModel):
                     f"{field} {port!r} is not a port name declared by any container of the "
                     f"template (declared: {', '.join(sorted(names)) or 'none'})"
                 )
+        # Health probes go only to ports the pods declare: a numeric health port must be a
+        # containerPort of some container (a Service's numeric targetPort need not be, but it
+        # is the health port when healthCheck.port is unset).
+        numbers = container_port_numbers(self.template)
+        port = self.health_port
+        if isinstance(port, int) and port not in numbers:
+            field = "healthCheck.port" if self.health_check.port is not None else (
+                "service.targetPort")
+            why = "" if field == "healthCheck.port" else (
+                " (it is the health check port while healthCheck.port is unset)")
+            raise ValueError(
+                f"{field} {port} is not a containerPort of any container of the template{why} "
+                f"(declared: {', '.join(map(str, sorted(numbers))) or 'none'})"
+            )
         return self
 
     @property
@@ -249,11 +306,24 @@ class FinNexusDeploymentSpec(_SpecModel):
         )
 
 
+def _container_ports(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ContainerPort object of a PodTemplateSpec; anything malformed is skipped."""
+    spec = template.get("spec")
+    containers = spec.get("containers") if isinstance(spec, dict) else None
+    ports: list[dict[str, Any]] = []
+    for c in containers if isinstance(containers, list) else []:
+        declared = c.get("ports") if isinstance(c, dict) else None
+        ports += [p for p in declared if isinstance(p, dict)] if isinstance(declared, list) else []
+    return ports
+
+
 def container_port_names(template: dict[str, Any]) -> set[str]:
     """Names of the container ports a PodTemplateSpec declares."""
-    names: set[str] = set()
-    for c in (template.get("spec") or {}).get("containers") or []:
-        for p in (c.get("ports") or []) if isinstance(c, dict) else []:
-            if isinstance(p, dict) and isinstance(p.get("name"), str):
-                names.add(p["name"])
-    return names
+    return {p["name"] for p in _container_ports(template) if isinstance(p.get("name"), str)}
+
+
+def container_port_numbers(template: dict[str, Any]) -> set[int]:
+    """Numbers (containerPort) of the container ports a PodTemplateSpec declares."""
+    return {p["containerPort"] for p in _container_ports(template)
+            if isinstance(p.get("containerPort"), int)
+            and not isinstance(p.get("containerPort"), bool)}
