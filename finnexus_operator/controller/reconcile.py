@@ -140,7 +140,7 @@ class Reconciler:
             return PassResult(None)
         stored = _parse_status(body, namespace, name)
         status = self._recover_unwritten(namespace, name, stored)
-        spec = parse_spec(body.get("spec"))  # once per pass: due(), plan() and the actions
+        spec = parse_spec(body.get("spec"), name=name)  # once per pass, for all of it
         io = _ClusterIO(self, body, None if isinstance(spec, InvalidSpec) else spec)
         io.stored = stored
         # A rollback decision is written before it is acted on (io.record, §2.1 rule 2);
