@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ANNOTATION_MANAGED_ANNOTATIONS",
     "ANNOTATION_REQUEST",
     "API_VERSION",
     "COLORS",
@@ -38,6 +39,9 @@ LABEL_COLOR: Final = "finnexus.ai/color"
 LABEL_REVISION: Final = "finnexus.ai/revision"
 
 ANNOTATION_REQUEST: Final = "finnexus.ai/request"
+# On an owned object: the annotation keys the operator set (comma-separated, sorted), so that
+# it removes only its own when they are no longer declared and keeps everybody else's.
+ANNOTATION_MANAGED_ANNOTATIONS: Final = "finnexus.ai/managed-annotations"
 
 BLUE: Final = "blue"
 GREEN: Final = "green"
