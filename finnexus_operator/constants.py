@@ -7,6 +7,7 @@ from typing import Final
 __all__ = [
     "ANNOTATION_MANAGED_ANNOTATIONS",
     "ANNOTATION_REQUEST",
+    "ANNOTATION_TEMPLATE_HASH",
     "API_VERSION",
     "COLORS",
     "CRD_NAME",
@@ -42,6 +43,9 @@ ANNOTATION_REQUEST: Final = "finnexus.ai/request"
 # On an owned object: the annotation keys the operator set (comma-separated, sorted), so that
 # it removes only its own when they are no longer declared and keeps everybody else's.
 ANNOTATION_MANAGED_ANNOTATIONS: Final = "finnexus.ai/managed-annotations"
+# On an owned Deployment: a hash of its pod template as the API server stored it after our
+# last write (defaults included), so that a field added by hand is told apart from a default.
+ANNOTATION_TEMPLATE_HASH: Final = "finnexus.ai/template-hash"
 
 BLUE: Final = "blue"
 GREEN: Final = "green"

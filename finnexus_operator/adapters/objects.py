@@ -13,7 +13,13 @@ whole objects would patch for ever. What is compared, by kind:
 
 - Deployment: ``replicas``, and the declared pod template as a subset of the current one
   (a changed or removed declared value, or a declared list whose length differs: an added or
-  removed container, env var or port) -- then the whole declared template is written back;
+  removed container, env var or port) -- then the whole declared template is written back.
+  A field added by hand where we declare nothing (``command``, ``env`` on a container that
+  declares none) looks like a default; when the stored template holds more than we declare,
+  a hash of it as stored after our last write is kept in ``finnexus.ai/template-hash``
+  (one metadata patch after the write), and a template that no longer has that hash is
+  written back too. Writing back what is already stored is a no-op for the API server (no
+  new ReplicaSet), so a doubtful case costs one request, never a rollout;
 - Service: the selector exactly, the declared ports as a subset;
 - Ingress: its ``spec`` is wholly ours (rules, ``ingressClassName``, ``tls``, including their
   absence);
@@ -24,6 +30,8 @@ whole objects would patch for ever. What is compared, by kind:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -42,6 +50,7 @@ __all__ = [
     "is_owned_by",
     "is_subset",
     "object_path",
+    "template_hash",
 ]
 
 KINDS: dict[str, tuple[str, str]] = {  # kind -> (apiVersion, plural)
@@ -54,6 +63,7 @@ KINDS: dict[str, tuple[str, str]] = {  # kind -> (apiVersion, plural)
     constants.KIND: (constants.API_VERSION, constants.PLURAL),
 }
 MANAGED = constants.ANNOTATION_MANAGED_ANNOTATIONS
+TEMPLATE_HASH = constants.ANNOTATION_TEMPLATE_HASH
 
 
 def object_path(kind: str, namespace: str, name: str, subresource: str | None = None) -> str:
@@ -169,6 +179,23 @@ def _pointer(*parts: str | int) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+def template_hash(template: Any) -> str:
+    """A hash of a pod template as stored (canonical JSON: sorted keys, no spaces)."""
+    canonical = json.dumps(template, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _template_holds(want: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """The declared pod template holds in the Deployment ``current``: it says the same as the
+    stored one, or it is a subset of it and the stored one is still as our last write left it
+    (the recorded hash): what the stored one adds is the API server's defaults."""
+    stored = (current.get("spec") or {}).get("template")
+    if equivalent(want, stored):
+        return True
+    recorded = ((current.get("metadata") or {}).get("annotations") or {}).get(TEMPLATE_HASH)
+    return declares(want, stored) and recorded == template_hash(stored)
+
+
 def _spec_ops(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[dict[str, Any]]:
     want, have = desired.get("spec") or {}, current.get("spec") or {}
     kind = desired["kind"]
@@ -176,7 +203,7 @@ def _spec_ops(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[di
         ops = []
         if have.get("replicas") != want["replicas"]:
             ops.append({"op": "add", "path": "/spec/replicas", "value": want["replicas"]})
-        if not declares(want["template"], have.get("template")):
+        if not _template_holds(want["template"], current):
             ops.append({"op": "add", "path": "/spec/template", "value": want["template"]})
         return ops
     if kind == "Service":
@@ -295,7 +322,9 @@ class ObjectStore:
         path = object_path(kind, meta["namespace"], meta["name"])
         current = await self.read(kind, meta["namespace"], meta["name"])
         if current is None:
-            if await self._create(desired) is not None:
+            created = await self._create(desired)
+            if created is not None:
+                await self._record_template(desired, created)
                 return True
             current = await self.read(kind, meta["namespace"], meta["name"])
             assert current is not None
@@ -303,9 +332,31 @@ class ObjectStore:
         ops = _spec_ops(desired, current) + _metadata_ops(meta, current)
         if not ops:
             return False
-        self._cache[path] = await self.kube.patch(path, ops, "json")
+        self._cache[path] = written = await self.kube.patch(path, ops, "json")
         self.writes.append(f"PATCH {kind} {meta['namespace']}/{meta['name']}")
+        await self._record_template(desired, written)
         return True
+
+    async def _record_template(self, desired: Mapping[str, Any], written: Mapping[str, Any]
+                               ) -> None:
+        """After a write of a Deployment whose stored template holds more than we declare
+        (the API server's defaults), record the stored template's hash (see the module doc)."""
+        if desired["kind"] != "Deployment":
+            return
+        stored = (written.get("spec") or {}).get("template")
+        if equivalent(desired["spec"]["template"], stored):
+            return
+        digest = template_hash(stored)
+        annotations = (written.get("metadata") or {}).get("annotations")
+        if isinstance(annotations, Mapping) and annotations.get(TEMPLATE_HASH) == digest:
+            return
+        meta = desired["metadata"]
+        path = object_path("Deployment", meta["namespace"], meta["name"])
+        op = {"op": "add", "path": _pointer("metadata", "annotations", TEMPLATE_HASH),
+              "value": digest} if isinstance(annotations, Mapping) else \
+            {"op": "add", "path": "/metadata/annotations", "value": {TEMPLATE_HASH: digest}}
+        self._cache[path] = await self.kube.patch(path, [op], "json")
+        self.writes.append(f"ANNOTATE Deployment {meta['namespace']}/{meta['name']}")
 
     async def remove(self, kind: str, namespace: str, name: str) -> bool:
         """Delete an object this resource owns; False when absent. Never a foreign one."""

