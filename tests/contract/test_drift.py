@@ -118,6 +118,18 @@ def test_hand_edits_of_owned_objects_are_corrected_promptly(cluster: Cluster) ->
     assert not [w for w in after if "/deployments/" in w[1] or "/services/" in w[1]
                 or "/ingresses/" in w[1]], after
     assert kopf_writes(cluster) == []
+    # ...and the watches ask the API server only for what the operator owns (by label).
+    selectors = {p.rsplit("/", 1)[-1]: q.get("labelSelector")
+                 for m, p, q in cluster.api.requests.by_agent("kopf/")
+                 if m == "GET" and q.get("watch") == "true"}
+    assert selectors == {
+        "finnexusdeployments": None,
+        "deployments": "app.kubernetes.io/managed-by=finnexus-operator",
+        "services": "app.kubernetes.io/managed-by=finnexus-operator",
+        "ingresses": "app.kubernetes.io/managed-by=finnexus-operator",
+        "replicasets": "finnexus.ai/color",
+        "pods": "finnexus.ai/color",
+    }, selectors
 
 
 def test_a_deleted_owned_object_is_recreated_promptly(cluster: Cluster) -> None:
