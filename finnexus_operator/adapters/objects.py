@@ -15,17 +15,26 @@ whole objects would patch for ever. What is compared, by kind:
   (a changed or removed declared value, or a declared list whose length differs: an added or
   removed container, env var or port) -- then the whole declared template is written back.
   A field added by hand where we declare nothing (``command``, ``env`` on a container that
-  declares none) looks like a default; when the stored template holds more than we declare,
-  a hash of it as stored after our last write is kept in ``finnexus.ai/template-hash``
-  (one metadata patch after the write), and a template that no longer has that hash is
-  written back too. Writing back what is already stored is a no-op for the API server (no
-  new ReplicaSet), so a doubtful case costs one request, never a rollout;
+  declares none) looks like a default: see *applied* below;
 - Service: the selector exactly, the declared ports as a subset;
 - Ingress: its ``spec`` is wholly ours (rules, ``ingressClassName``, ``tls``, including their
-  absence);
+  absence: a field removed from ``spec.ingress`` is removed, a field added by hand is removed),
+  with one exception: an ``ingressClassName`` we never set is kept (the DefaultIngressClass
+  admission plugin sets the cluster's default class on creation, and removing it could leave
+  the Ingress unserved). The spec fields we set are recorded in
+  ``finnexus.ai/managed-fields``, so a class we set and no longer declare is removed;
 - metadata: the declared labels; the declared annotations, and the annotations we set before
   and no longer declare are removed (their keys are recorded in
   ``finnexus.ai/managed-annotations``), annotations others add are kept.
+
+*Applied*: when the pod template the API server stored holds more than we declared (its
+defaults), the Deployment's annotation ``finnexus.ai/applied`` records ``<hash of what we
+declared>.<hash of what was stored>`` after our write (one metadata patch). The template then
+holds while what we declare and what is stored are both unchanged; anything else -- a field
+added by hand, a field we no longer declare -- is written back. Writing back what is already
+stored is a no-op for the API server (no new ReplicaSet), so a doubtful case costs one
+request, never a rollout. Where the API server adds nothing (the emulator), nothing is
+recorded.
 """
 
 from __future__ import annotations
@@ -44,13 +53,13 @@ from finnexus_operator.core import manifests
 __all__ = [
     "KINDS",
     "ObjectStore",
+    "applied",
     "collection_path",
     "declares",
     "equivalent",
     "is_owned_by",
     "is_subset",
     "object_path",
-    "template_hash",
 ]
 
 KINDS: dict[str, tuple[str, str]] = {  # kind -> (apiVersion, plural)
@@ -63,7 +72,10 @@ KINDS: dict[str, tuple[str, str]] = {  # kind -> (apiVersion, plural)
     constants.KIND: (constants.API_VERSION, constants.PLURAL),
 }
 MANAGED = constants.ANNOTATION_MANAGED_ANNOTATIONS
-TEMPLATE_HASH = constants.ANNOTATION_TEMPLATE_HASH
+MANAGED_FIELDS = constants.ANNOTATION_MANAGED_FIELDS
+BOOKKEEPING = frozenset({MANAGED, MANAGED_FIELDS})  # annotations about what we manage
+INGRESS_CLASS = "ingressClassName"
+APPLIED = constants.ANNOTATION_APPLIED
 
 
 def object_path(kind: str, namespace: str, name: str, subresource: str | None = None) -> str:
@@ -179,21 +191,24 @@ def _pointer(*parts: str | int) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def template_hash(template: Any) -> str:
-    """A hash of a pod template as stored (canonical JSON: sorted keys, no spaces)."""
-    canonical = json.dumps(template, sort_keys=True, separators=(",", ":"), default=str)
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _template_holds(want: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    """The declared pod template holds in the Deployment ``current``: it says the same as the
-    stored one, or it is a subset of it and the stored one is still as our last write left it
-    (the recorded hash): what the stored one adds is the API server's defaults."""
-    stored = (current.get("spec") or {}).get("template")
+def applied(declared: Any, stored: Any) -> str:
+    """The ``finnexus.ai/applied`` record: hashes of what we declared and what was stored."""
+    return f"{_digest(declared)}.{_digest(stored)}"
+
+
+def _holds(want: Any, stored: Any, current: Mapping[str, Any]) -> bool:
+    """What we declare holds in what is stored: both say the same, or the stored one adds to it
+    and both are as our last write left them (the applied record): the additions are the API
+    server's."""
     if equivalent(want, stored):
         return True
-    recorded = ((current.get("metadata") or {}).get("annotations") or {}).get(TEMPLATE_HASH)
-    return declares(want, stored) and recorded == template_hash(stored)
+    recorded = ((current.get("metadata") or {}).get("annotations") or {}).get(APPLIED)
+    return declares(want, stored) and recorded == applied(want, stored)
 
 
 def _spec_ops(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -203,7 +218,7 @@ def _spec_ops(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[di
         ops = []
         if have.get("replicas") != want["replicas"]:
             ops.append({"op": "add", "path": "/spec/replicas", "value": want["replicas"]})
-        if not _template_holds(want["template"], current):
+        if not _holds(want["template"], have.get("template"), current):
             ops.append({"op": "add", "path": "/spec/template", "value": want["template"]})
         return ops
     if kind == "Service":
@@ -213,21 +228,31 @@ def _spec_ops(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[di
         if not declares(want["ports"], have.get("ports")):
             ops.append({"op": "add", "path": "/spec/ports", "value": want["ports"]})
         return ops
-    # The Ingress: its spec is wholly ours (a field removed from spec.ingress is removed).
+    # The Ingress: its spec is wholly ours, but for a class we never set (see the module doc).
+    want = dict(want)
+    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    set_before = str(annotations.get(MANAGED_FIELDS) or "").split(",")
+    if INGRESS_CLASS not in want and INGRESS_CLASS not in set_before \
+            and have.get(INGRESS_CLASS) is not None:
+        want[INGRESS_CLASS] = have[INGRESS_CLASS]
     if not equivalent(want, have):
         return [{"op": "add", "path": "/spec", "value": want}]
     return []
 
 
-def _with_managed_annotations(desired: dict[str, Any]) -> dict[str, Any]:
-    """``desired`` with the bookkeeping annotation naming the annotation keys it declares."""
+def _with_bookkeeping(desired: dict[str, Any]) -> dict[str, Any]:
+    """``desired`` with the bookkeeping annotations: the annotation keys it declares, and for
+    an Ingress the spec fields it sets."""
     declared = {k: v for k, v in (desired["metadata"].get("annotations") or {}).items()
-                if k != MANAGED}
-    if not declared:
+                if k not in BOOKKEEPING}
+    annotations = dict(declared)
+    if declared:
+        annotations[MANAGED] = ",".join(sorted(declared))
+    if desired["kind"] == "Ingress":
+        annotations[MANAGED_FIELDS] = ",".join(sorted(desired.get("spec") or {}))
+    if not annotations:
         return desired
-    meta = {**desired["metadata"],
-            "annotations": {**declared, MANAGED: ",".join(sorted(declared))}}
-    return {**desired, "metadata": meta}
+    return {**desired, "metadata": {**desired["metadata"], "annotations": annotations}}
 
 
 def _map_ops(field: str, declared: Mapping[str, str], have: Any,
@@ -317,14 +342,14 @@ class ObjectStore:
 
     async def ensure(self, desired: dict[str, Any]) -> bool:
         """Create ``desired`` or patch what differs from what it declares; False when true."""
-        desired = _with_managed_annotations(desired)
+        desired = _with_bookkeeping(desired)
         kind, meta = desired["kind"], desired["metadata"]
         path = object_path(kind, meta["namespace"], meta["name"])
         current = await self.read(kind, meta["namespace"], meta["name"])
         if current is None:
             created = await self._create(desired)
             if created is not None:
-                await self._record_template(desired, created)
+                await self._record_applied(desired, created)
                 return True
             current = await self.read(kind, meta["namespace"], meta["name"])
             assert current is not None
@@ -334,27 +359,27 @@ class ObjectStore:
             return False
         self._cache[path] = written = await self.kube.patch(path, ops, "json")
         self.writes.append(f"PATCH {kind} {meta['namespace']}/{meta['name']}")
-        await self._record_template(desired, written)
+        await self._record_applied(desired, written)
         return True
 
-    async def _record_template(self, desired: Mapping[str, Any], written: Mapping[str, Any]
-                               ) -> None:
-        """After a write of a Deployment whose stored template holds more than we declare
-        (the API server's defaults), record the stored template's hash (see the module doc)."""
+    async def _record_applied(self, desired: Mapping[str, Any], written: Mapping[str, Any]
+                              ) -> None:
+        """After a write of a Deployment whose stored pod template holds more than we declare
+        (the API server's defaults), record what was applied (see the module doc)."""
         if desired["kind"] != "Deployment":
             return
-        stored = (written.get("spec") or {}).get("template")
-        if equivalent(desired["spec"]["template"], stored):
+        want, stored = desired["spec"]["template"], (written.get("spec") or {}).get("template")
+        if equivalent(want, stored):
             return
-        digest = template_hash(stored)
+        record = applied(want, stored)
         annotations = (written.get("metadata") or {}).get("annotations")
-        if isinstance(annotations, Mapping) and annotations.get(TEMPLATE_HASH) == digest:
+        if isinstance(annotations, Mapping) and annotations.get(APPLIED) == record:
             return
         meta = desired["metadata"]
         path = object_path("Deployment", meta["namespace"], meta["name"])
-        op = {"op": "add", "path": _pointer("metadata", "annotations", TEMPLATE_HASH),
-              "value": digest} if isinstance(annotations, Mapping) else \
-            {"op": "add", "path": "/metadata/annotations", "value": {TEMPLATE_HASH: digest}}
+        op = {"op": "add", "path": _pointer("metadata", "annotations", APPLIED),
+              "value": record} if isinstance(annotations, Mapping) else \
+            {"op": "add", "path": "/metadata/annotations", "value": {APPLIED: record}}
         self._cache[path] = await self.kube.patch(path, [op], "json")
         self.writes.append(f"ANNOTATE Deployment {meta['namespace']}/{meta['name']}")
 

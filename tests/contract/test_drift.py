@@ -108,7 +108,8 @@ def test_hand_edits_of_owned_objects_are_corrected_promptly(cluster: Cluster) ->
                timeout=PROMPT, message="our annotation removed")
     annotations = ingress()["metadata"].get("annotations") or {}
     assert annotations == {
-        "argocd.argoproj.io/tracking-id": "app:networking.k8s.io/Ingress:default/web"}
+        "argocd.argoproj.io/tracking-id": "app:networking.k8s.io/Ingress:default/web",
+        "finnexus.ai/managed-fields": "rules"}
 
     # Corrected once, then left alone: no write loop, and kopf never wrote an owned object.
     idle(cluster)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from finnexus_operator import constants
-from finnexus_operator.adapters.objects import ObjectStore, declares, equivalent, template_hash
+from finnexus_operator.adapters.objects import ObjectStore, applied, declares, equivalent
 from finnexus_operator.core import manifests
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from tests.unit.fakekube import FakeKube
@@ -21,6 +21,7 @@ DEPLOYMENT = "/apis/apps/v1/namespaces/ns/deployments/web-blue"
 INGRESS = "/apis/networking.k8s.io/v1/namespaces/ns/ingresses/web"
 SERVICE = "/api/v1/namespaces/ns/services/web"
 MANAGED = constants.ANNOTATION_MANAGED_ANNOTATIONS
+FIELDS = constants.ANNOTATION_MANAGED_FIELDS
 
 # A template as a user writes it: values the API server drops (empty lists, false) and
 # quantities it canonicalises ("1000m" is stored as "1", "1024Mi" as "1Gi").
@@ -125,10 +126,10 @@ async def test_a_realistically_defaulted_deployment_is_a_no_op() -> None:
     assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
     assert stored["spec"]["dnsPolicy"] == "ClusterFirst" and "hostNetwork" not in stored["spec"]
     assert stored["metadata"]["creationTimestamp"] is None
-    # the create, then the hash of what was stored (defaults included) is recorded
+    # the create, then what was applied and what was stored (defaults included) is recorded
     assert [verb for verb, _, _ in kube.writes] == ["create", "patch"]
     assert kube.writes[-1][2] == [{"op": "add", "path": "/metadata/annotations", "value": {
-        constants.ANNOTATION_TEMPLATE_HASH: template_hash(stored)}}]
+        constants.ANNOTATION_APPLIED: applied(deployment()["spec"]["template"], stored)}}]
     for _ in range(3):  # pass after pass: nothing to write
         assert not await ObjectStore(kube, "u-1").ensure(deployment())  # type: ignore[arg-type]
     assert len(kube.writes) == 2
@@ -284,6 +285,7 @@ async def test_the_ingress_records_the_annotations_it_manages() -> None:
     kube = await ingress_kube()
     annotations = kube.objects[INGRESS]["metadata"]["annotations"]
     assert annotations[MANAGED] == "nginx.ingress.kubernetes.io/ssl-redirect,team"
+    assert annotations[FIELDS] == "ingressClassName,rules,tls"
     assert not await ensure_ingress(kube, FULL)
 
 
@@ -328,10 +330,11 @@ async def test_annotations_we_no_longer_declare_are_removed_and_others_kept() ->
     ops = kube.writes[-1][2]
     assert {op["op"] for op in ops} == {"add", "remove"}  # per key, never the whole map
     assert kube.objects[INGRESS]["metadata"]["annotations"] == {
-        **theirs, "team": "payments", MANAGED: "team"}
-    # no annotations declared at all: ours (and the bookkeeping) go, theirs stay
+        **theirs, "team": "payments", MANAGED: "team", FIELDS: "ingressClassName,rules,tls"}
+    # no annotations declared at all: ours (and their bookkeeping) go, theirs stay
     assert await ensure_ingress(kube, spec(className="nginx", tlsSecretName="web-tls"))
-    assert kube.objects[INGRESS]["metadata"]["annotations"] == theirs
+    assert kube.objects[INGRESS]["metadata"]["annotations"] == {
+        **theirs, FIELDS: "ingressClassName,rules,tls"}
     assert not await ensure_ingress(kube, spec(className="nginx", tlsSecretName="web-tls"))
 
 
@@ -348,7 +351,51 @@ async def test_an_ingress_written_before_the_bookkeeping_gets_it_and_keeps_the_r
     kube.objects[INGRESS]["metadata"]["annotations"] = {"old": "kept: we cannot know it"}
     assert await ensure_ingress(kube, spec(annotations={"team": "pay"}))
     assert kube.objects[INGRESS]["metadata"]["annotations"] == {
-        "old": "kept: we cannot know it", "team": "pay", MANAGED: "team"}
+        "old": "kept: we cannot know it", "team": "pay", MANAGED: "team", FIELDS: "rules"}
+
+
+class DefaultIngressClass(FakeKube):
+    """The DefaultIngressClass admission plugin: on creation only, an Ingress without a class
+    gets the cluster's default class."""
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body["kind"] == "Ingress":
+            body = copy.deepcopy(body)
+            body["spec"].setdefault("ingressClassName", "cluster-default")
+        return await super().create(path, body)
+
+
+async def test_a_class_the_api_server_set_on_creation_is_kept() -> None:
+    kube = DefaultIngressClass()
+    assert await ensure_ingress(kube, spec())
+    assert kube.objects[INGRESS]["spec"]["ingressClassName"] == "cluster-default"
+    for _ in range(2):
+        assert not await ensure_ingress(kube, spec())  # not fought: no write loop, no removal
+    # ...but a class we declared and then stopped declaring is removed
+    assert await ensure_ingress(kube, spec(className="nginx"))
+    assert kube.objects[INGRESS]["spec"]["ingressClassName"] == "nginx"
+    assert await ensure_ingress(kube, spec())
+    assert "ingressClassName" not in kube.objects[INGRESS]["spec"]
+    assert not await ensure_ingress(kube, spec())
+
+
+async def test_a_field_added_by_hand_to_a_defaulted_ingress_is_removed() -> None:
+    kube = DefaultIngressClass()
+    assert await ensure_ingress(kube, spec())
+    kube.objects[INGRESS]["spec"]["defaultBackend"] = {
+        "service": {"name": "elsewhere", "port": {"number": 80}}}
+    assert await ensure_ingress(kube, spec())
+    assert "defaultBackend" not in kube.objects[INGRESS]["spec"]
+    assert kube.objects[INGRESS]["spec"]["ingressClassName"] == "cluster-default"  # kept
+
+
+async def test_a_class_set_by_hand_where_we_declare_none_is_kept_but_one_we_set_is_not() -> None:
+    kube = await ingress_kube(spec())
+    kube.objects[INGRESS]["spec"]["ingressClassName"] = "theirs"
+    assert not await ensure_ingress(kube, spec())  # indistinguishable from an admission default
+    assert await ensure_ingress(kube, spec(className="nginx"))
+    assert await ensure_ingress(kube, spec())
+    assert "ingressClassName" not in kube.objects[INGRESS]["spec"]
 
 
 async def test_a_hand_edited_service_selector_is_restored() -> None:
