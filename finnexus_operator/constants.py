@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ANNOTATION_APPLIED",
+    "ANNOTATION_MANAGED_ANNOTATIONS",
+    "ANNOTATION_MANAGED_FIELDS",
     "ANNOTATION_REQUEST",
     "API_VERSION",
     "COLORS",
@@ -38,6 +41,16 @@ LABEL_COLOR: Final = "finnexus.ai/color"
 LABEL_REVISION: Final = "finnexus.ai/revision"
 
 ANNOTATION_REQUEST: Final = "finnexus.ai/request"
+# On an owned object: the annotation keys the operator set (comma-separated, sorted), so that
+# it removes only its own when they are no longer declared and keeps everybody else's.
+ANNOTATION_MANAGED_ANNOTATIONS: Final = "finnexus.ai/managed-annotations"
+# On an owned Ingress: the spec fields the operator set at its last write (comma-separated,
+# sorted), so that a field no longer declared is removed only if the operator had set it.
+ANNOTATION_MANAGED_FIELDS: Final = "finnexus.ai/managed-fields"
+# On an owned Deployment: "<declared>.<stored>", hashes of the pod template we last wrote and
+# of what the API server stored of it (defaults included), so that a field added by hand is
+# told apart from a default.
+ANNOTATION_APPLIED: Final = "finnexus.ai/applied"
 
 BLUE: Final = "blue"
 GREEN: Final = "green"

@@ -66,7 +66,25 @@ class ApiUnavailable(ApiError):
 
 
 class OwnershipError(FinNexusError):
-    """An object the operator would write exists without our ownerReference."""
+    """An object the operator would write exists without our ownerReference.
+
+    ``objects`` names the blocked objects (``"Ingress ns/web"``); one error can name several:
+    an object we do not own blocks only itself, so the executor applies every other action
+    and then raises one error naming all of them (:meth:`joined`).
+    """
+
+    def __init__(self, message: str, *, objects: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.objects = objects
+
+    @classmethod
+    def joined(cls, found: list[OwnershipError]) -> OwnershipError:
+        """One error for several (the first alone when there is only one)."""
+        if len(found) == 1:
+            return found[0]
+        messages = list(dict.fromkeys(str(e) for e in found))
+        objects = tuple(dict.fromkeys(o for e in found for o in e.objects))
+        return cls("; ".join(messages), objects=objects)
 
 
 class ConfigError(FinNexusError):

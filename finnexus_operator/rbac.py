@@ -26,15 +26,25 @@ RULES: Final[list[Rule]] = [
      "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": ["finnexus.ai"], "resources": ["finnexusdeployments/status"],
      "verbs": ["patch"]},
-    # Owned objects: ensure-style (read, then create or minimal patch); Deployments and
-    # Services are never deleted (garbage collection through ownerReferences does that).
-    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "create", "patch"]},
-    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "create", "patch"]},
+    # Owned objects: ensure-style (read, then create or minimal patch), and watched (kopf
+    # lists and watches them, by label) so that a hand edit is corrected promptly.
+    # Deployments and Services are never deleted (garbage collection through
+    # ownerReferences does that).
+    {"apiGroups": ["apps"], "resources": ["deployments"],
+     "verbs": ["get", "create", "patch", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["services"],
+     "verbs": ["get", "create", "patch", "list", "watch"]},
     # Ingress: also deleted when spec.ingress is removed (only ever one this resource owns).
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"],
-     "verbs": ["get", "create", "patch", "delete"]},
-    # Health checks: list the candidate's pods (by label selector) to learn their IPs.
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+     "verbs": ["get", "create", "patch", "delete", "list", "watch"]},
+    # Which pods count: pods owned by a ReplicaSet owned by the colour's Deployment. Listed
+    # (by label) in every pass, and watched so that a pod change wakes the resource.
+    {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+    # Promoted templates, one ControllerRevision <name>-<revision> each: listed in every pass,
+    # read and created once when a revision is recorded (never patched), pruned to the last 10.
+    {"apiGroups": ["apps"], "resources": ["controllerrevisions"],
+     "verbs": ["get", "create", "list", "delete"]},
     # Events for every phase change and request (kopf posts core/v1 Events).
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]

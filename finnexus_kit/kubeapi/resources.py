@@ -50,6 +50,7 @@ RESOURCES: tuple[ResourceType, ...] = (
                  status=True, short_names=("fnd",)),
     ResourceType("apps/v1", "deployments", "Deployment", status=True, short_names=("deploy",)),
     ResourceType("apps/v1", "replicasets", "ReplicaSet", status=True, short_names=("rs",)),
+    ResourceType("apps/v1", "controllerrevisions", "ControllerRevision"),
     ResourceType("v1", "namespaces", "Namespace", namespaced=False, status=True,
                  short_names=("ns",)),
     ResourceType("v1", "services", "Service", status=True, short_names=("svc",)),
@@ -66,7 +67,7 @@ RESOURCES: tuple[ResourceType, ...] = (
                  "CustomResourceDefinition", namespaced=False, status=True,
                  short_names=("crd", "crds")),
 )
-NAMESPACES = RESOURCES[3]
+NAMESPACES = next(r for r in RESOURCES if r.api_version == "v1" and r.plural == "namespaces")
 
 
 def path_for(

@@ -2,8 +2,10 @@
 
 :meth:`HealthProber.run` executes one :class:`~finnexus_operator.core.probes.HealthProbe`
 the core asked for and reports a :class:`~finnexus_operator.core.observed.HealthRound`.
-Only pods that carry the candidate's name, colour and revision labels (:func:`pod_matches`)
-are probed, only at their own IP (parsed as an IP address: never a host name), on a port the
+The observation hands the prober only the pods that count (:func:`counted_pods`: owned by a
+ReplicaSet owned by the colour's Deployment, DESIGN §2.1 rule 4), and of those only pods that
+carry the candidate's name, colour and revision labels (:func:`pod_matches`) are probed, only
+at their own IP (parsed as an IP address: never a host name), on a port the
 pod itself declares. Every probe has a timeout; all probes of a round run concurrently, so a
 hanging pod costs ``timeoutSeconds`` once and never blocks other objects.
 """
@@ -21,7 +23,7 @@ from finnexus_operator import constants
 from finnexus_operator.core.observed import HealthRound
 from finnexus_operator.core.probes import HealthProbe
 
-__all__ = ["HealthProber", "is_ready", "pod_matches", "pod_port"]
+__all__ = ["HealthProber", "counted_pods", "is_ready", "pod_matches", "pod_port"]
 
 
 def pod_matches(pod: Mapping[str, Any], name: str, color: str, revision: str | None) -> bool:
@@ -32,6 +34,32 @@ def pod_matches(pod: Mapping[str, Any], name: str, color: str, revision: str | N
     labels = (pod.get("metadata") or {}).get("labels") or {}
     return (labels.get(constants.LABEL_NAME) == name and labels.get(constants.LABEL_COLOR) == color
             and labels.get(constants.LABEL_REVISION) == revision)
+
+
+def _owned_by(obj: Mapping[str, Any], kind: str, uid: str | None) -> bool:
+    """``obj`` carries an ownerReference of ``kind`` to ``uid``."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return bool(uid) and any(r.get("kind") == kind and r.get("uid") == uid for r in refs)
+
+
+def counted_pods(deployment: Mapping[str, Any], replicasets: Sequence[Mapping[str, Any]],
+                 pods: Sequence[Mapping[str, Any]], name: str, color: str
+                 ) -> list[Mapping[str, Any]]:
+    """The pods that count for one colour (DESIGN §2.1 rule 4), Ready or not.
+
+    A pod counts only when it is owned (ownerReference uid) by a ReplicaSet that is owned by
+    ``deployment``, and carries the resource's name, the colour and the revision label of the
+    Deployment's template: a pod that merely copies the labels is ignored."""
+    uid = (deployment.get("metadata") or {}).get("uid")
+    template = (deployment.get("spec") or {}).get("template") or {}
+    revision = ((template.get("metadata") or {}).get("labels") or {}).get(
+        constants.LABEL_REVISION)
+    owners = {(rs.get("metadata") or {}).get("uid") for rs in replicasets
+              if _owned_by(rs, "Deployment", uid)}
+    owners.discard(None)
+    return [p for p in pods
+            if any(_owned_by(p, "ReplicaSet", rs_uid) for rs_uid in owners)
+            and pod_matches(p, name, color, revision)]
 
 
 def is_ready(pod: Mapping[str, Any]) -> bool:

@@ -8,6 +8,11 @@ kind to its factory; a Gateway API HTTPRoute router would be one more class, one
 ``_NEEDED`` and one more entry in :data:`ROUTERS`. An unknown kind is a
 :class:`~finnexus_operator.errors.ConfigError` (:func:`check_routers` runs at start), never a
 silent fallback.
+
+Without a valid spec (``spec`` None: the resource is ``Invalid``) every router kind is made,
+and ``ensure`` re-points the object *as it stands* -- only the colour it routes to changes,
+with a minimal patch, and an absent object stays absent (DESIGN §2.1 rule 5: an invalid edit
+after the switch returns traffic to the stable colour using the objects as they stand).
 """
 
 from __future__ import annotations
@@ -67,8 +72,10 @@ class TrafficRouter(Protocol):
         ...
 
 
-RouterFactory = Callable[[ObjectStore, Mapping[str, Any], FinNexusDeploymentSpec], TrafficRouter]
-"""Builds a router for one pass from the pass's store, the owner reference and the spec."""
+RouterFactory = Callable[[ObjectStore, Mapping[str, Any], FinNexusDeploymentSpec | None],
+                         TrafficRouter]
+"""Builds a router for one pass from the pass's store, the owner reference and the spec
+(None when the spec is invalid: the router then re-points the object as it stands)."""
 
 
 class ServiceRouter:
@@ -77,7 +84,7 @@ class ServiceRouter:
     kind = "service"
 
     def __init__(self, store: ObjectStore, owner: Mapping[str, Any],
-                 spec: FinNexusDeploymentSpec) -> None:
+                 spec: FinNexusDeploymentSpec | None) -> None:
         self._store, self._owner, self._spec = store, owner, spec
 
     def target(self) -> tuple[str, str]:
@@ -88,6 +95,9 @@ class ServiceRouter:
 
     async def ensure(self, color: str) -> bool:
         name = manifests.active_service_name(self._owner["name"])
+        if self._spec is None:
+            return await self._store.repoint_service(self._owner["namespace"], name,
+                                                     self._owner["name"], color)
         return await self._store.ensure(manifests.service(self._owner, name, color, self._spec))
 
 
@@ -97,7 +107,7 @@ class IngressRouter:
     kind = "ingress"
 
     def __init__(self, store: ObjectStore, owner: Mapping[str, Any],
-                 spec: FinNexusDeploymentSpec) -> None:
+                 spec: FinNexusDeploymentSpec | None) -> None:
         self._store, self._owner, self._spec = store, owner, spec
 
     def target(self) -> tuple[str, str]:
@@ -107,6 +117,9 @@ class IngressRouter:
         return _ingress_color(self._owner["name"], current)
 
     async def ensure(self, color: str) -> bool:
+        if self._spec is None:
+            return await self._store.repoint_ingress(self._owner["namespace"],
+                                                     self._owner["name"], color)
         return await self._store.ensure(manifests.ingress(self._owner, color, self._spec))
 
 
@@ -123,9 +136,11 @@ _NEEDED: tuple[tuple[str, Callable[[FinNexusDeploymentSpec], bool]], ...] = (
 )
 
 
-def router_kinds(spec: FinNexusDeploymentSpec) -> list[str]:
-    """The router kinds a spec needs, in switching order: Ingress first when it has one."""
-    return [kind for kind, needed in _NEEDED if needed(spec)]
+def router_kinds(spec: FinNexusDeploymentSpec | None) -> list[str]:
+    """The router kinds a spec needs, in switching order: Ingress first when it has one.
+
+    Without a valid spec: every kind (each re-points its object if it exists)."""
+    return [kind for kind, needed in _NEEDED if spec is None or needed(spec)]
 
 
 def _unknown(kinds: Sequence[str], registry: Mapping[str, RouterFactory]) -> errors.ConfigError:
@@ -141,7 +156,8 @@ def check_routers(registry: Mapping[str, RouterFactory] = ROUTERS) -> None:
         raise _unknown(missing, registry)
 
 
-def make_routers(store: ObjectStore, owner: Mapping[str, Any], spec: FinNexusDeploymentSpec,
+def make_routers(store: ObjectStore, owner: Mapping[str, Any],
+                 spec: FinNexusDeploymentSpec | None,
                  registry: Mapping[str, RouterFactory] = ROUTERS) -> list[TrafficRouter]:
     """The routers a spec needs, in :func:`router_kinds` order."""
     kinds = router_kinds(spec)

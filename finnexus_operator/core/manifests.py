@@ -14,11 +14,13 @@ __all__ = [
     "color_of_service",
     "color_service",
     "colored_name",
+    "controller_revision",
     "deployment",
     "ingress",
     "other",
     "owned_labels",
     "preview_service_name",
+    "revision_name",
     "selector",
     "service",
 ]
@@ -50,6 +52,11 @@ def color_of_service(name: str, service_name: str | None) -> str | None:
         if service_name == colored_name(name, color):
             return color
     return None
+
+
+def revision_name(name: str, revision: str) -> str:
+    """``<name>-<revision>``: the ControllerRevision holding a promoted template."""
+    return f"{name}-{revision}"
 
 
 def owned_labels(name: str) -> dict[str, str]:
@@ -153,3 +160,20 @@ def ingress(owner: Owner, color: str, spec: FinNexusDeploymentSpec) -> dict[str,
         body["tls"] = [{"hosts": [ing.host], "secretName": ing.tls_secret_name}]
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
             "spec": body}
+
+
+def controller_revision(owner: Owner, revision: str, template: Mapping[str, Any], number: int
+                        ) -> dict[str, Any]:
+    """ControllerRevision ``<name>-<revision>`` holding a promoted pod template.
+
+    ``number`` is its ``revision`` field: a monotonically increasing integer (1 + the highest
+    this resource owns). Its data is immutable: it is created once, never patched.
+    """
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": _metadata(owner, revision_name(owner["name"], revision),
+                              {constants.LABEL_REVISION: revision}),
+        "data": {"template": dict(template)},
+        "revision": number,
+    }

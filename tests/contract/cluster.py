@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from finnexus_kit.apiserver import ApiServer, path_for
 from finnexus_kit.kubelet import PodSimulator
 from finnexus_kit.operator_thread import OperatorThread
-from finnexus_operator.adapters.kube import USER_AGENT
+from finnexus_operator.adapters.kube import USER_AGENT, KubeClient, load_api_client
+from finnexus_operator.adapters.objects import ObjectStore
+from finnexus_operator.adapters.resource import ResourceClient
+from finnexus_operator.controller.executor import Executor
+from finnexus_operator.core.actions import Action
 from finnexus_operator.settings import Settings
 from tests.helpers import wait_until
 
@@ -189,6 +194,19 @@ class Cluster:
     def operator_requests(self) -> list[tuple[str, str, dict[str, str]]]:
         """Every request of the operator: kopf's and its own client's (told by User-Agent)."""
         return self.api.requests.by_agent("kopf/") + self.api.requests.by_agent(USER_AGENT)
+
+    def execute(self, todo: Sequence[Action], name: str = "web") -> None:
+        """Apply ``todo`` with the operator's executor and API client (its User-Agent), as one
+        of its passes would, for the resource as it stands (no spec: only what needs none)."""
+        meta = self.cr(name)["metadata"]
+        owner = {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}
+
+        async def run() -> None:
+            kube = KubeClient(load_api_client(self.kubeconfig))
+            executor = Executor(ObjectStore(kube, owner["uid"]), ResourceClient(kube), owner,
+                                None)
+            await executor.apply(todo, time.time())
+        asyncio.run(run())
 
     # -- reconcile passes --
     def passes(self, name: str = "web") -> int:

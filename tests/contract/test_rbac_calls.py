@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 
 from finnexus_operator.adapters.kube import USER_AGENT
+from finnexus_operator.core import actions
 from finnexus_operator.rbac import RULES
-from tests.contract.cluster import Cluster, resource
+from tests.contract.cluster import Cluster, resource, template
+from tests.contract.test_rollouts import revision
 from tests.helpers import wait_until
 
 _PATH = re.compile(
@@ -61,6 +63,16 @@ def test_operator_calls_equal_the_declared_rules(cluster: Cluster) -> None:
     cluster.patch_spec(ingress=None)  # the operator removes the Ingress it owned
     wait_until(lambda: cluster.get("networking.k8s.io/v1", "ingresses", "web") is None,
                message="Ingress removed")
+    # Promoted templates: recorded (get, create) and pruned (delete) by the executor, with the
+    # operator's own client. Until the core emits RecordRevision/PruneRevisions for promotions
+    # (issue 8), this test drives them through the executor; once it does, the scenario above
+    # already makes these calls and this step only repeats them.
+    v1, v2 = revision(template("app:good")), revision(template("app:good2"))
+    cluster.execute([actions.RecordRevision(v1, template("app:good")),
+                     actions.RecordRevision(v2, template("app:good2")),
+                     actions.PruneRevisions((v2,))])
+    assert cluster.get("apps/v1", "controllerrevisions", f"web-{v1}") is None
+    assert cluster.get("apps/v1", "controllerrevisions", f"web-{v2}") is not None
 
     calls = (cluster.api.requests.by_agent("kopf/")
              + cluster.api.requests.by_agent(USER_AGENT))

@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from finnexus_operator import errors
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.core import manifests
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
+from tests.unit.fakekube import FakeKube
 
 OWNER = {"name": "web", "namespace": "ns", "uid": "u-1"}
 SPEC = FinNexusDeploymentSpec.model_validate({"template": {"spec": {"containers": [
     {"name": "a", "image": "x", "ports": [{"name": "http", "containerPort": 80}]}]}}})
-
-
-class FakeKube:
-    """Stores objects by path; records writes. Mimics API defaulting on Services."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.writes: list[tuple[str, str, Any]] = []
-
-    async def get(self, path: str) -> dict[str, Any] | None:
-        return self.objects.get(path)
-
-    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        full = f"{path}/{body['metadata']['name']}"
-        if full in self.objects:
-            raise errors.Conflict("exists", status=409)
-        obj = {**body, "spec": {**body["spec"], "clusterIP": "10.0.0.1"}} \
-            if body["kind"] == "Service" else body
-        self.objects[full] = obj
-        self.writes.append(("create", full, body))
-        return obj
-
-    async def patch(self, path: str, body: Any, kind: str = "merge") -> dict[str, Any]:
-        obj = self.objects[path]
-        for op in body:
-            parts = op["path"].strip("/").split("/")
-            target = obj
-            for part in parts[:-1]:
-                target = target[part]
-            target[parts[-1]] = op["value"]
-        self.writes.append(("patch", path, body))
-        return obj
 
 
 async def test_ensure_creates_then_is_a_no_op_then_patches_minimally() -> None:
@@ -62,7 +29,7 @@ async def test_ensure_creates_then_is_a_no_op_then_patches_minimally() -> None:
     assert kube.objects["/api/v1/namespaces/ns/services/web"]["spec"]["clusterIP"] == "10.0.0.1"
 
 
-async def test_deployment_template_is_replaced_only_when_the_revision_changes() -> None:
+async def test_deployment_replicas_and_template_are_patched_only_when_they_differ() -> None:
     kube = FakeKube()
     store = ObjectStore(kube, "u-1")  # type: ignore[arg-type]
     await store.ensure(manifests.deployment(OWNER, "blue", "r1", SPEC.template, 2))
@@ -70,7 +37,8 @@ async def test_deployment_template_is_replaced_only_when_the_revision_changes() 
     assert await store.ensure(manifests.deployment(OWNER, "blue", "r1", SPEC.template, 3))
     assert [o["path"] for o in kube.writes[-1][2]] == ["/spec/replicas"]
     assert await store.ensure(manifests.deployment(OWNER, "blue", "r2", SPEC.template, 3))
-    assert [o["path"] for o in kube.writes[-1][2]] == ["/spec/template", "/metadata/labels"]
+    assert [o["path"] for o in kube.writes[-1][2]] == [
+        "/spec/template", "/metadata/labels/finnexus.ai~1revision"]
     assert await store.scale("ns", "web-blue", 0) and not await store.scale("ns", "web-blue", 0)
     assert not await store.scale("ns", "web-green", 0)  # absent: nothing to scale
 

@@ -36,21 +36,32 @@ def deployment(color: str, rev: str) -> dict[str, Any]:
               "finnexus.ai/revision": rev}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": f"{NAME}-{color}", "namespace": NS, "ownerReferences": OWNER_REF,
-                         "labels": {"app.kubernetes.io/name": NAME}},
+                         "labels": {"app.kubernetes.io/name": NAME}, "uid": f"dep-{color}"},
             "spec": {"replicas": 1, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels}, "spec": {}}}}
 
 
+def replicaset(color: str, rev: str) -> dict[str, Any]:
+    """The Deployment controller's ReplicaSet of the colour's Deployment (pods count through it)."""
+    return {"metadata": {"name": f"{NAME}-{color}-{rev}", "uid": f"rs-{color}", "labels": {
+        "app.kubernetes.io/name": NAME, "finnexus.ai/color": color, "finnexus.ai/revision": rev},
+        "ownerReferences": [{"kind": "Deployment", "name": f"{NAME}-{color}",
+                             "uid": f"dep-{color}", "controller": True}]}}
+
+
 def pod(color: str, rev: str) -> dict[str, Any]:
-    return {"metadata": {"name": f"{NAME}-{color}-1", "labels": {
-        "app.kubernetes.io/name": NAME, "finnexus.ai/color": color, "finnexus.ai/revision": rev}},
+    return {"metadata": {"name": f"{NAME}-{color}-1", "uid": f"pod-{color}", "labels": {
+        "app.kubernetes.io/name": NAME, "finnexus.ai/color": color, "finnexus.ai/revision": rev},
+        "ownerReferences": [{"kind": "ReplicaSet", "name": f"{NAME}-{color}-{rev}",
+                             "uid": f"rs-{color}", "controller": True}]},
         "status": {"phase": "Running", "podIP": "127.0.0.1",
                    "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
 class FakeKube:
-    def __init__(self, objects: dict[str, dict[str, Any]], pods: list[dict[str, Any]]) -> None:
-        self.objects, self.pods = objects, pods
+    def __init__(self, objects: dict[str, dict[str, Any]], pods: list[dict[str, Any]],
+                 replicasets: list[dict[str, Any]]) -> None:
+        self.objects, self.pods, self.replicasets = objects, pods, replicasets
         self.fail_status_writes = 1
         self.fail_patches_of: str | None = None
 
@@ -58,7 +69,8 @@ class FakeKube:
         return self.objects.get(path)
 
     async def list(self, path: str, label_selector: str | None = None) -> list[dict[str, Any]]:
-        return self.pods
+        return {"pods": self.pods, "replicasets": self.replicasets}.get(
+            path.rsplit("/", 1)[-1], [])
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         self.objects[f"{path}/{body['metadata']['name']}"] = body
@@ -121,7 +133,7 @@ async def test_lost_status_write_after_rollback_never_routes_back_to_the_candida
         cr_path: cr, svc_path: active,
         f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-blue": deployment("blue", r1),
         f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-green": deployment("green", r2),
-    }, [pod("blue", r1), pod("green", r2)])
+    }, [pod("blue", r1), pod("green", r2)], [replicaset("blue", r1), replicaset("green", r2)])
     clock = [T0]
     reconciler = Reconciler(kube, provider=Provider([0.5, 0.0]),  # type: ignore[arg-type]
                             clock=lambda: clock[0])
