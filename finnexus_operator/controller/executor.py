@@ -78,13 +78,6 @@ class Executor:
     async def _apply(self, action: actions.Action, decided_at: float) -> None:
         store, owner = self.store, self.owner
         ns, name = owner["namespace"], owner["name"]
-        if isinstance(action, actions.ScaleDeployment):
-            await store.scale(ns, manifests.colored_name(name, action.color), action.replicas)
-            return
-        if isinstance(action, actions.ClearRequest):
-            await self.resources.clear_request(ns, name, action.value)
-            return
-        assert spec is not None, f"{action!r} needs a valid spec"
         if isinstance(action, actions.EnsureServices):
             spec = self._valid_spec(action)
             for color in constants.COLORS:
@@ -115,7 +108,6 @@ class Executor:
 
     async def _route(self, color: str, decided_at: float) -> None:
         routed_at: float | None = None  # the first write: the Ingress when there is one
-        assert self.spec is not None
         for router in make_routers(self.store, self.owner, self.spec):
             if await self._guarded(router.ensure(color)) and routed_at is None:
                 routed_at = time.time()

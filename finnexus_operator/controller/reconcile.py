@@ -41,6 +41,7 @@ __all__ = ["PassResult", "Reconciler"]
 
 log = get_logger("finnexus.reconcile")
 OWNERSHIP_RETRY_SECONDS = 30.0
+_BLOCKED = "; blocked: "  # what a foreign object of our name keeps from happening
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class _ClusterIO:
         self.decided_at = time.time()  # when the last input of the decision arrived
         self.stored: FinNexusDeploymentStatus | None = None  # the status as last written
         self.recorded: FinNexusDeploymentStatus | None = None  # a decision written ahead
+        self.decided: Plan | None = None  # what is being applied
 
     async def observe(self) -> Observed:
         snapshot = await observe(self.store, self.body, self.spec)
@@ -105,6 +107,7 @@ class _ClusterIO:
                  phase=str(decision.phase), rejected=decision.rejected_revision)
 
     async def apply(self, decided: Plan) -> None:
+        self.decided = decided
         if not decided.actions:
             return
         executor = Executor(self.store, self.reconciler.resources, self.owner, self.spec)
@@ -150,7 +153,11 @@ class Reconciler:
         try:
             result = await run_pass(spec, status, io, self.clock)
         except errors.OwnershipError as exc:
-            return await self._report_ownership(body, io.recorded or status, str(exc))
+            if io.decided is None:
+                return await self._report_ownership(body, io.recorded or status, str(exc))
+            # Every action the foreign object did not block was applied (§2.1 rule 6):
+            # record the decided status, saying what is blocked.
+            return await self._record_blocked(body, io, io.decided, str(exc))
         written = io.stored
         try:
             rv = await self.write_status(body, written, result.status)
@@ -199,6 +206,28 @@ class Reconciler:
             except errors.ApiError as exc:  # an Event is worth a log line, not a retry
                 log.warning("event not recorded", object=f"{meta['namespace']}/{meta['name']}",
                             error=str(exc))
+
+    async def _record_blocked(self, body: Mapping[str, Any], io: _ClusterIO, decided: Plan,
+                              conflict: str) -> PassResult:
+        meta = body["metadata"]
+        log.warning("ownership conflict", object=f"{meta['namespace']}/{meta['name']}",
+                    error=conflict)
+        base = decided.status.message.split(_BLOCKED)[0]
+        status = decided.status.model_copy(update={"message": f"{base}{_BLOCKED}{conflict}"})
+        assert io.stored is not None
+        events = decided.events
+        if _BLOCKED + conflict not in io.stored.message:
+            events = (*events, Event("Warning", Reason.OWNERSHIP_CONFLICT.value, conflict))
+        try:
+            await self.write_status(body, io.stored, status)
+        except errors.ApiError:
+            self.keep_unwritten(body, io.stored, status)
+            raise
+        await self._post_events(body, Plan(status=status, events=events))
+        telemetry.set_phase(meta["namespace"], meta["name"], status.phase)
+        requeue = decided.requeue_after
+        return PassResult(OWNERSHIP_RETRY_SECONDS if requeue is None
+                          else min(requeue, OWNERSHIP_RETRY_SECONDS))
 
     async def _report_ownership(self, body: Mapping[str, Any], status: FinNexusDeploymentStatus,
                                 message: str) -> PassResult:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from finnexus_kit.apiserver import path_for
 from finnexus_operator.core import actions
 from tests.contract.cluster import NS, Cluster, resource, template
@@ -58,11 +56,6 @@ def test_pods_that_copy_the_candidates_labels_are_neither_counted_nor_probed(
     assert cluster.get("v1", "pods", "copied-labels-1") is not None  # and never touched
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the executor moves the Service and raises OwnershipError at the end, but reconcile.py "
-    "then reports the conflict without recording the decided RollingBack status (issue 8 "
-    "defect 2, the lead's write-ahead work): the next pass, still Analyzing, routes back to "
-    "green. Remove this marker when that lands (strict: an XPASS fails)."))
 def test_a_foreign_ingress_blocks_only_itself_the_service_still_rolls_back(
         cluster: Cluster) -> None:
     analysis = {"intervalSeconds": 1, "checks": 1000, "errorLimit": 1000, "metrics": [

@@ -179,7 +179,7 @@ async def test_a_failed_action_after_the_decision_never_loses_the_rollback() -> 
         cr_path: cr, svc_path: active,
         f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-blue": deployment("blue", r1),
         f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-green": deployment("green", r2),
-    }, [pod("blue", r1), pod("green", r2)])
+    }, [pod("blue", r1), pod("green", r2)], [replicaset("blue", r1), replicaset("green", r2)])
     kube.fail_status_writes = 0
     kube.fail_patches_of = svc_path  # the first PATCH of the active Service fails (503)
     clock = [T0]
