@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from tests.contract.cluster import Cluster, resource, running_cluster
 from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.prometheus]
+RATE_WINDOW = 5.0  # seconds, the [5s] of the queries below
 
 ERROR_RATE = (
     'sum(rate(http_requests_total{service="{{service}}",status=~"5.."}[5s]))'
@@ -51,8 +53,8 @@ def analysis(**overrides: Any) -> dict[str, Any]:
 class Rig:
     """The operator, the apps of both colours, the load, and async waits."""
 
-    def __init__(self, cluster: Cluster, apps: dict[str, AppHandle]) -> None:
-        self.cluster, self.apps = cluster, apps
+    def __init__(self, cluster: Cluster, apps: dict[str, AppHandle], started: float) -> None:
+        self.cluster, self.apps, self.started = cluster, apps, started
 
     async def phase(self, phase: str, timeout: float = 40.0, **fields: Any) -> dict[str, Any]:
         return await asyncio.to_thread(self.cluster.wait_phase, phase, "web", timeout, **fields)
@@ -60,6 +62,11 @@ class Rig:
     async def release_candidate(self) -> None:
         """v1 stable on blue, then v2 (green) rolled out: returns once traffic switched."""
         await self.phase("Stable", activeColor="blue")
+        # The scrape slots (ports) are reused across tests, so the series of the previous
+        # test's app stay in a 5 s rate window for up to 5 s + one scrape after this test's
+        # app started: release only once they are out of it (the operator, woken by the pod
+        # events, reaches its first measurement within about a second of the switch).
+        await asyncio.sleep(max(0.0, self.started + RATE_WINDOW + 1.5 - time.monotonic()))
         await asyncio.to_thread(self.cluster.set_image, "app:v2")
 
 
@@ -67,6 +74,7 @@ class Rig:
 async def rig(apiserver: ApiServer, kubeconfig: str, prometheus: PrometheusServer,
               demo_app: Callable[..., Awaitable[AppHandle]], *, candidate: dict[str, Any],
               spec: dict[str, Any], load_candidate: bool = True) -> AsyncIterator[Rig]:
+    started = time.monotonic()
     apps = {
         "blue": await demo_app(service="web-blue", version="v1"),
         "green": await demo_app(service="web-green", version="v2", **candidate),
@@ -86,7 +94,7 @@ async def rig(apiserver: ApiServer, kubeconfig: str, prometheus: PrometheusServe
     cluster = await asyncio.to_thread(cm.__enter__)
     try:
         await asyncio.to_thread(cluster.create, body)
-        yield Rig(cluster, apps)
+        yield Rig(cluster, apps, started)
     finally:
         stop.set()
         await load
