@@ -266,6 +266,8 @@ def test_default_deployment_security_resources_probes_and_args() -> None:
     assert c["args"] == [
         "--all-namespaces",
         "--prometheus-timeout=10",
+        "--prometheus-max-bytes=1048576",
+        "--prometheus-max-series=100",
         "--log-format=json",
         "--log-level=info",
         "--metrics-port=8080",
@@ -300,6 +302,8 @@ def test_args_follow_values() -> None:
         "--prometheus-ca-file=/etc/finnexus/prometheus-ca/ca.crt",
         "--prometheus-insecure-skip-verify",
         "--prometheus-timeout=10",
+        "--prometheus-max-bytes=1048576",
+        "--prometheus-max-series=100",
         "--log-format=console",
         "--log-level=debug",
         "--metrics-port=9100",
