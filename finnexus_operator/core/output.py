@@ -59,6 +59,10 @@ def actions(r: Rollout) -> list[Action]:
         elif st.candidate_undo and st.candidate_revision and undo_template is not None:
             acts.append(EnsureDeployment(cand, st.candidate_revision, undo_template,
                                          spec.replicas))
+        elif st.candidate_revision != r.rev:
+            # a superseded candidate that still serves (its supersede waits for the stable
+            # colour): its pods stay exactly as they are
+            acts.append(ScaleDeployment(cand, spec.replicas))
         else:
             acts.append(EnsureDeployment(cand, r.rev, spec.template, spec.replicas))
     if active is not None and not route_first:

@@ -105,8 +105,19 @@ def expire_scale_down(r: Rollout) -> None:
 
 # -- a candidate that is no longer the template --------------------------------------------
 def supersede(r: Rollout) -> None:
+    """A new template replaces the candidate; after the switch traffic first returns to the
+    stable colour, so that only once it serves (§2.1 rule 1): until then the candidate keeps
+    traffic and its pods (the new template waits), and the stable colour is scaled up."""
     old = r.st.candidate_revision
     switched = r.st.active_color == r.st.candidate_color
+    stable = r.stable_color
+    if switched and stable is not None and not r.colour_serves(stable, r.st.stable_revision):
+        note = (f"superseded by {r.rev}: waiting for Ready pods on {stable} "
+                f"({r.st.stable_revision}) before moving traffic back from {r.st.active_color}")
+        if r.st.message != note:
+            r.event(Reason.SUPERSEDED, note, warning=True)
+            r.st.message = note
+        return
     r.record(Result.SUPERSEDED, f"superseded by {r.rev}")
     r.event(Reason.SUPERSEDED, f"candidate {old} superseded by {r.rev}"
             + ("; traffic returned to the stable colour first" if switched else ""))

@@ -205,3 +205,20 @@ def test_requeue_while_paused_in_deploying_is_bounded_by_the_poll() -> None:
     p = sim.step(ready=False)
     assert p.requeue_after is not None and 1.0 <= p.requeue_after <= 60.0
     assert timedelta(seconds=p.requeue_after) > timedelta(0)
+
+
+def test_a_new_template_after_the_switch_waits_for_the_stable_colour_to_serve() -> None:
+    """Rule 1 for a supersede: traffic returns to the stable colour only once it has Ready
+    pods; until then the candidate keeps its traffic and its pods (no new template under
+    live traffic)."""
+    sim = s.analyzing()
+    sim.cluster.deployments[BLUE] = DeploymentState(R1, 2, 0)  # the stable pods died
+    sim.set_template(V3)
+    p = sim.step(ready=False)
+    assert sim.cluster.service == GREEN and sim.cluster.deployments[GREEN].revision == R2
+    assert "waiting for Ready pods on blue" in p.status.message
+    assert f"Ensure:green:{R3}:2" not in kinds(p.actions)
+    sim.cluster.pods_ready(BLUE)
+    p = sim.step(ready=False)
+    assert sim.cluster.service == BLUE
+    assert (p.status.candidate_color, p.status.candidate_revision) == (GREEN, R3)
