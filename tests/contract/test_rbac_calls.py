@@ -63,11 +63,11 @@ def test_operator_calls_equal_the_declared_rules(cluster: Cluster) -> None:
     cluster.patch_spec(ingress=None)  # the operator removes the Ingress it owned
     wait_until(lambda: cluster.get("networking.k8s.io/v1", "ingresses", "web") is None,
                message="Ingress removed")
-    # Promoted templates: recorded (get, create) and pruned (delete) by the executor, with the
-    # operator's own client. Until the core emits RecordRevision/PruneRevisions for promotions
-    # (issue 8), this test drives them through the executor; once it does, the scenario above
-    # already makes these calls and this step only repeats them.
+    # Promoted templates: the scenario above records them (the core emits RecordRevision on
+    # every promotion); pruning (delete) starts only past 10 promoted revisions, so this step
+    # drives one prune through the operator's own executor and client.
     v1, v2 = revision(template("app:good")), revision(template("app:good2"))
+    assert cluster.get("apps/v1", "controllerrevisions", f"web-{v1}") is not None
     cluster.execute([actions.RecordRevision(v1, template("app:good")),
                      actions.RecordRevision(v2, template("app:good2")),
                      actions.PruneRevisions((v2,))])
