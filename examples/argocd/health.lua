@@ -41,6 +41,17 @@ if phase == "AwaitingPromotion" or paused then
 end
 
 if phase == "Stable" then
+  -- The promoted colour can lose its pods later: the operator says so in the Degraded
+  -- condition (reason StableUnavailable) and leaves traffic where it is.
+  if type(status.conditions) == "table" then
+    for _, condition in ipairs(status.conditions) do
+      if condition.type == "Degraded" and condition.status == "True" then
+        hs.status = "Degraded"
+        hs.message = (condition.reason or "Degraded") .. ": " .. (condition.message or message)
+        return hs
+      end
+    end
+  end
   hs.status = "Healthy"
   hs.message = message
   return hs

@@ -124,6 +124,19 @@ def test_degraded_message_carries_the_reason() -> None:
     assert result == {"status": "Degraded", "message": "RolledBack: error-rate 0.02 > 0.001"}
 
 
+def test_a_stable_colour_that_lost_its_pods_is_degraded() -> None:
+    obj = resource("Stable", message="abc stable on blue")
+    obj["status"]["conditions"] = [
+        {"type": "Available", "status": "False", "reason": "NoTraffic", "message": ""},
+        {"type": "Degraded", "status": "True", "reason": "StableUnavailable",
+         "message": "the stable colour blue (abc) has 0/2 pods Ready"}]
+    assert run(HEALTH, obj) == {
+        "status": "Degraded",
+        "message": "StableUnavailable: the stable colour blue (abc) has 0/2 pods Ready"}
+    obj["status"]["conditions"][1]["status"] = "False"
+    assert run(HEALTH, obj)["status"] == "Healthy"
+
+
 def test_unknown_future_phase_is_progressing() -> None:
     assert run(HEALTH, resource("Canarying"))["status"] == "Progressing"
 
