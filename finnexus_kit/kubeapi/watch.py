@@ -66,9 +66,10 @@ class Watches:
                 if event.rv > int(since) and event.rtype == route.rtype
                 if (seen := event.seen_by(selector)) is not None]
 
-    async def serve(self, raw: web.BaseRequest, route: Route,
-                    query: Mapping[str, str]) -> web.StreamResponse:
-        """Answer one ``?watch=true`` request with a stream of JSON lines."""
+    async def serve(self, raw: web.BaseRequest, route: Route, query: Mapping[str, str], *,
+                    cut: float | None = None) -> web.StreamResponse:
+        """Answer one ``?watch=true`` request with a stream of JSON lines; with ``cut``, the
+        connection is cut after that many seconds (a dropped stream: no clean end)."""
         selector = Selector.parse(route.namespace, route.name, query)
         watcher = _Watcher(route.rtype, selector)
         self._watchers.add(watcher)  # subscribe first, then replay: no await in between
@@ -79,6 +80,8 @@ class Watches:
             raise
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         timeout = float(query["timeoutSeconds"]) if "timeoutSeconds" in query else None
+        if cut is not None:
+            timeout = cut if timeout is None else min(cut, timeout)
         try:
             await response.prepare(raw)
             async with asyncio.timeout(timeout):
@@ -87,8 +90,11 @@ class Watches:
                 while not self._closing and (change := await watcher.queue.get()) is not None:
                     await response.write(change)
             await response.write_eof()
-        except (TimeoutError, ConnectionError):
-            pass  # the watch ended by its timeoutSeconds, or the client went away
+        except TimeoutError:
+            if cut is not None and raw.transport is not None:
+                raw.transport.abort()  # dropped mid-stream: the client sees no end
+        except ConnectionError:
+            pass  # the client went away
         finally:
             self._watchers.discard(watcher)
         return response
