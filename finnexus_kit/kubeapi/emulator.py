@@ -16,6 +16,7 @@ from finnexus_kit.kubeapi.resources import (
     NAMESPACES,
     RESOURCES,
     VERBS,
+    Obj,
     ResourceType,
     StatusError,
 )
@@ -102,10 +103,14 @@ class Emulator(kmock.KubernetesScaffold):
         hooks = tuple(self.hooks)
         call = await self._call(raw, query)
         cut: float | None = None
+        fault: Fault | None = None
         for hook in hooks:
             answer = hook.before(call)
-            if isinstance(answer, Fault):
+            if isinstance(answer, Fault) and not answer.commit:
                 return answer.response()
+            if isinstance(answer, Fault):
+                fault = answer
+                break
             if isinstance(answer, CutStream):
                 cut = answer.after
                 break
@@ -115,12 +120,28 @@ class Emulator(kmock.KubernetesScaffold):
             response = exc.response()
         for hook in hooks:
             hook.after(call, response.status)
-        return response
+        return response if fault is None else fault.response()
+
+    def drop_watches(self, agent_prefix: str = "") -> int:
+        """Cut the connection of every open watch stream whose client's User-Agent starts
+        with ``agent_prefix`` (a network drop: no clean end); how many were cut."""
+        return self._watches.drop(agent_prefix)
 
     @property
     def store(self) -> ObjectTable:
         """The objects (read them in the event loop only: ``ApiServer.in_loop``)."""
         return self._store
+
+    def object_at(self, path: str, name: str | None = None) -> Obj | None:
+        """The stored object a request path names (a collection path and ``name``: the object
+        of that name in it); None when there is none. In the event loop only (hooks)."""
+        route = self._route(path)
+        if route is None or (route.name or name) is None:
+            return None
+        try:
+            return self._store.get(Route(route.rtype, route.namespace, route.name or name, None))
+        except StatusError:
+            return None
 
     @staticmethod
     async def _call(raw: web.BaseRequest, query: dict[str, str]) -> Call:

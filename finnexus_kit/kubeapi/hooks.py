@@ -51,12 +51,15 @@ class Call:
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
-    """Answer with this HTTP error (a ``kind: Status`` body) instead of serving the request."""
+    """Answer with this HTTP error (a ``kind: Status`` body) instead of serving the request;
+    with ``commit`` the request is served first (its change is made) and the answer is the
+    error all the same -- a timeout after the write, as a client sees it."""
 
     status: int
     reason: str = "InternalError"
     message: str = "injected fault"
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    commit: bool = False
 
     def response(self) -> web.Response:
         body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

@@ -110,6 +110,10 @@ class ApiServer:
                 self._emulator().hooks.remove(hook)
         self.in_loop(remove)
 
+    def drop_watches(self, agent_prefix: str = "") -> int:
+        """Cut the open watch streams of the clients whose User-Agent starts so."""
+        return self.in_loop(lambda: self._emulator().drop_watches(agent_prefix))
+
     def in_loop(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
         """Run ``fn`` in the server's event loop (between two requests) and return its result:
         the way to read or hook the store from another thread, atomically."""

@@ -16,10 +16,15 @@ from finnexus_kit.kubeapi.store import ObjectTable, Route, WatchEvent
 __all__ = ["Watches"]
 
 
+_CUT = b"(cut)"  # queued to a watcher: cut its connection
+
+
 @dataclasses.dataclass(eq=False)
 class _Watcher:
     rtype: ResourceType
     selector: Selector
+    agent: str = ""
+    cut: bool = False
     queue: asyncio.Queue[bytes | None] = dataclasses.field(default_factory=asyncio.Queue)
 
     def offer(self, event: WatchEvent) -> None:
@@ -71,7 +76,7 @@ class Watches:
         """Answer one ``?watch=true`` request with a stream of JSON lines; with ``cut``, the
         connection is cut after that many seconds (a dropped stream: no clean end)."""
         selector = Selector.parse(route.namespace, route.name, query)
-        watcher = _Watcher(route.rtype, selector)
+        watcher = _Watcher(route.rtype, selector, raw.headers.get("User-Agent", ""))
         self._watchers.add(watcher)  # subscribe first, then replay: no await in between
         try:
             replay = self._replay(route, selector, query)
@@ -88,16 +93,28 @@ class Watches:
                 for line in replay:
                     await response.write(line)
                 while not self._closing and (change := await watcher.queue.get()) is not None:
+                    if change is _CUT:
+                        raise TimeoutError
                     await response.write(change)
             await response.write_eof()
         except TimeoutError:
-            if cut is not None and raw.transport is not None:
+            if (cut is not None or watcher.cut) and raw.transport is not None:
                 raw.transport.abort()  # dropped mid-stream: the client sees no end
         except ConnectionError:
             pass  # the client went away
         finally:
             self._watchers.discard(watcher)
         return response
+
+    def drop(self, agent_prefix: str = "") -> int:
+        """Cut every open stream of a client whose User-Agent starts with ``agent_prefix``."""
+        cut = 0
+        for watcher in self._watchers:
+            if watcher.agent.startswith(agent_prefix) and not watcher.cut:
+                watcher.cut = True
+                watcher.queue.put_nowait(_CUT)
+                cut += 1
+        return cut
 
     def close(self) -> None:
         """End every open watch stream (before the server stops)."""
