@@ -40,8 +40,11 @@ class OperatorProcess:
     """The operator as a child process: ``start()``, ``kill()`` (SIGKILL), ``start()`` again."""
 
     def __init__(self, kubeconfig: str, log: Path, *, prometheus_url: str | None = None,
-                 extra_args: Sequence[str] = (), warm: bool = True) -> None:
-        self.kubeconfig, self.log, self.warm = kubeconfig, log, warm
+                 extra_args: Sequence[str] = (), warm: bool | int = True) -> None:
+        # warm: True keeps a standby ready after every start; a number N prepares standbys
+        # for the first N restarts only (each standby costs a Python start); False: none
+        self.kubeconfig, self.log = kubeconfig, log
+        self.spares = -1 if warm is True else int(warm)
         self.args = ["run", "--kubeconfig", kubeconfig, "--all-namespaces",
                      "--metrics-port", "0", "--health-port", "0", "--log-format", "json",
                      *(["--prometheus-url", prometheus_url] if prometheus_url else []),
@@ -81,8 +84,9 @@ class OperatorProcess:
             process.stdin.write(f"go {self.starts}\n".encode())
             process.stdin.flush()
             self._live = process
-            if self.warm:
+            if self.spares != 0:
                 self._standby = self._spawn()
+                self.spares -= self.spares > 0
         return self
 
     def kill(self) -> None:

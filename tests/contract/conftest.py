@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from finnexus_kit.apiserver import ApiServer
+from finnexus_kit.prometheus import PrometheusServer, missing_reason
 from tests.contract.cluster import Cluster, running_cluster
 from tests.contract.invariants import InvariantMonitor
 
@@ -43,3 +44,19 @@ def invariants(request: pytest.FixtureRequest) -> Iterator[InvariantMonitor | No
             print(f"  {breach}\n    {breach.snapshot}")
     assert not monitor.errors, monitor.errors
     assert monitor.breaches == [], "\n".join(str(b) for b in monitor.breaches)
+
+
+@pytest.fixture(scope="session")
+def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus answering queries (``vector(0)`` needs no scraped data, so no waiting
+    for the first scrape): the metric backend of the crash and fault proofs."""
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus-contract"))
+    server.start(wait=False)
+    try:
+        server.wait_for_sync("vector(1)", timeout=30)
+        yield server.url
+    finally:
+        server.stop()

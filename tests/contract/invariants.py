@@ -15,7 +15,9 @@ name is someone else's):
   Deployment holds a revision that never passed health checks: neither a revision that was
   ever ``stableRevision`` nor the candidate whose stored streak is one round short of
   ``successThreshold`` or more (the switching pass takes that last round; its status write
-  comes after the routes);
+  comes after the routes). When the status cannot say so at the move (its writes are
+  failing: the operator carries the decided status in memory meanwhile), the revision must
+  be recorded as having passed its checks within ``verify_grace`` seconds;
 - ``unready-switch``: ... or to a colour without Ready pods of the revision it holds (a
   candidate needs all ``replicas`` Ready, a return to the stable colour at least one);
 - ``rejected-switch``: ... or to a colour holding a revision rejected by a rollback
@@ -79,6 +81,7 @@ class _Track:
     verified: set[str] = dataclasses.field(default_factory=set)  # ever stableRevision
     rejected: dict[str, float] = dataclasses.field(default_factory=dict)  # rev -> decided at
     drift_since: dict[str, float] = dataclasses.field(default_factory=dict)
+    pending: dict[str, tuple[float, str]] = dataclasses.field(default_factory=dict)
     reported: set[str] = dataclasses.field(default_factory=set)  # time rules: once each
 
 
@@ -86,9 +89,10 @@ class InvariantMonitor:
     """``with InvariantMonitor(api) as monitor: ...``; then ``monitor.breaches``."""
 
     def __init__(self, api: ApiServer, *, period: float = 0.05, drift_grace: float = 2.0,
-                 rollback_grace: float = 3.0) -> None:
+                 rollback_grace: float = 3.0, verify_grace: float = 10.0) -> None:
         self.api, self.period = api, period
         self.drift_grace, self.rollback_grace = drift_grace, rollback_grace
+        self.verify_grace = verify_grace
         self.breaches: list[Breach] = []
         self.samples = 0
         self.errors: list[str] = []  # the monitor's own failures (never silent)
@@ -113,7 +117,7 @@ class InvariantMonitor:
             self._thread.join(5)
         try:
             self.api.in_loop(self._uninstall)
-            self.api.in_loop(lambda: self._check(None))  # a last look
+            self.api.in_loop(lambda: self._check(None, final=True))  # a last look
         except RuntimeError:
             pass  # the server is gone already
 
@@ -168,16 +172,17 @@ class InvariantMonitor:
             self.errors.append(f"{kind} {event.type}: {exc!r}")
 
     # -- the rules ---------------------------------------------------------------------------
-    def _check(self, change: tuple[str, WatchEvent, Call | None] | None) -> None:
+    def _check(self, change: tuple[str, WatchEvent, Call | None] | None, *,
+               final: bool = False) -> None:
         self.samples += 1
         now = time.monotonic()
         for key, cr in list(self._objects[CR_KIND].items()):
             if (cr.get("metadata") or {}).get("deletionTimestamp"):
                 continue
-            self._check_one(key, cr, change, now)
+            self._check_one(key, cr, change, now, final)
 
     def _check_one(self, key: Key, cr: dict[str, Any], change: tuple[str, WatchEvent,
-                   Call | None] | None, now: float) -> None:
+                   Call | None] | None, now: float, final: bool = False) -> None:
         ns, name = key
         track = self._tracks.setdefault(key, _Track())
         status = cr.get("status") or {}
@@ -222,12 +227,13 @@ class InvariantMonitor:
                        f"{now - track.rejected[rev]:.2f}s ago")
             elif not (rev in track.verified or (
                     candidate and rev == cand_rev and phase in (
-                        "Verifying", "AwaitingPromotion", "Analyzing")
+                        "Deploying", "Verifying", "AwaitingPromotion", "Analyzing")
                     and int((status.get("healthCheck") or {}).get("consecutiveSuccesses")
-                            or 0) >= threshold - 1)):
-                breach("unverified-switch", f"{route} moved to {color} ({rev}): not a stable "
-                       f"revision, and the candidate's checks had not passed (phase {phase}, "
-                       f"healthCheck {status.get('healthCheck')})")
+                            or 0) >= threshold - 1)) and rev not in track.pending:
+                track.pending[rev] = (now, (
+                    f"{route} moved to {color} ({rev}): not a stable revision, and the "
+                    f"status did not say its checks had passed (phase {phase}, healthCheck "
+                    f"{status.get('healthCheck')})"))
             if served["ready"] < need or not served["replicas"]:
                 breach("unready-switch", f"{route} moved to {color} ({rev}) with "
                        f"{served['ready']}/{need} Ready pods, {served['replicas']} replicas")
@@ -247,6 +253,16 @@ class InvariantMonitor:
                         breach("stable-scaled-down", f"{changed_name} (stable {stable}) scaled "
                                f"to 0 while {status.get('candidateRevision')} is {phase}")
         # time rules
+        hc = status.get("healthCheck") or {}
+        for rev, (moved, detail) in list(track.pending.items()):
+            if rev in track.verified or (rev == cand_rev and (
+                    phase in ("AwaitingPromotion", "Analyzing")
+                    or int(hc.get("consecutiveSuccesses") or 0) >= threshold)):
+                del track.pending[rev]  # recorded as verified after all
+            elif final or now - moved > self.verify_grace:
+                del track.pending[rev]
+                breach("unverified-switch", f"{detail}; not recorded as having passed its "
+                       f"checks {now - moved:.2f}s later")
         active = status.get("activeColor")
         for route, color in routes.items():
             bad = None
