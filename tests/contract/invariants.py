@@ -95,6 +95,7 @@ class InvariantMonitor:
         self.verify_grace = verify_grace
         self.breaches: list[Breach] = []
         self.samples = 0
+        self.moves: dict[str, int] = {}  # "ns/name" -> route changes (Service, Ingress) seen
         self.errors: list[str] = []  # the monitor's own failures (never silent)
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {k: {} for k in KINDS}
         self._tracks: dict[Key, _Track] = {}
@@ -215,6 +216,8 @@ class InvariantMonitor:
             track.routes[route] = color
             if color is None or color == before:
                 continue
+            if before is not None:
+                self.moves[f"{ns}/{name}"] = self.moves.get(f"{ns}/{name}", 0) + 1
             if not (by_operator and change is not None and change[0] in ("Service", "Ingress")
                     and changed_name == name):
                 continue  # moved by someone else: judged as drift, below

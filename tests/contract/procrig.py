@@ -2,7 +2,8 @@
 
 One :class:`ProcessRig` is a whole world of its own: an emulated API, the pod simulator, the
 health servers, the invariant monitor, and the real operator as a child process
-(``finnexus_kit.operator_process``: SIGKILL-able, restarted from a warm standby). Several rigs
+(``finnexus_kit.operator_process``: SIGKILL-able, forked from a zygote that has loaded every
+module, so that a restart costs no Python start). Several rigs
 run side by side in one test (threads), each on its own ports.
 
 :class:`Writes` names each accepted write of the operator by what it does in the rollout
@@ -238,15 +239,14 @@ class ProcessRig:
 def process_rig(workdir: Path, prometheus_url: str | None,
                 on_write: Callable[[ProcessRig, str, Call], None] | None = None,
                 *, monitor_options: dict[str, Any] | None = None,
-                extra_hooks: tuple[Any, ...] = (), warm: bool | int = True
-                ) -> Iterator[ProcessRig]:
+                extra_hooks: tuple[Any, ...] = ()) -> Iterator[ProcessRig]:
     """A rig whose operator process is started last (after the monitor and the hooks)."""
     workdir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         api = stack.enter_context(ApiServer())
         kubeconfig = api.write_kubeconfig(workdir / "kubeconfig")
         process = OperatorProcess(kubeconfig, workdir / "operator.log",
-                                  prometheus_url=prometheus_url, warm=warm)
+                                  prometheus_url=prometheus_url)
         monitor = InvariantMonitor(api, **(monitor_options or {})).start()
         stack.callback(monitor.stop)
         writes = Writes()
@@ -299,11 +299,36 @@ def settled(cluster: Cluster, name: str = "web") -> bool:
     return idle is None or not cluster.replicas(f"{name}-{idle}")
 
 
+def promote_lost() -> Callable[[dict[str, Any]], str | None]:
+    """A ``stuck`` check: the promote request is gone (handled) and the candidate still waits
+    in AwaitingPromotion for one, for 4 s: the promote was lost."""
+    seen: list[float] = []
+
+    def stuck(cr: dict[str, Any]) -> str | None:
+        st = cr.get("status") or {}
+        pending = "finnexus.ai/request" in (cr["metadata"].get("annotations") or {})
+        if st.get("phase") != "AwaitingPromotion" or pending:
+            seen.clear()
+            return None
+        seen.append(time.monotonic())
+        if seen[-1] - seen[0] > 4.0:
+            return (f"promote lost: the request annotation is gone and the candidate still "
+                    f"waits for one: {st.get('message')}")
+        return None
+    return stuck
+
+
 def wait_settled(rig: ProcessRig, name: str = "web", timeout: float = 25.0,
-                 check: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
-    """The end state once the release is over (and ``check`` holds on the status)."""
+                 check: Callable[[dict[str, Any]], bool] | None = None,
+                 stuck: Callable[[dict[str, Any]], str | None] | None = None
+                 ) -> dict[str, Any]:
+    """The end state once the release is over (and ``check`` holds on the status); fails
+    early when ``stuck`` says why it never will be."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        why = stuck(rig.cluster.cr(name)) if stuck is not None else None
+        if why is not None:
+            raise AssertionError(why)
         if settled(rig.cluster, name) and (check is None or check(rig.cluster.status(name))):
             time.sleep(0.3)  # a pass in flight ends
             if settled(rig.cluster, name):

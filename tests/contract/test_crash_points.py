@@ -6,7 +6,8 @@ How: each run is a world of its own (``procrig.process_rig``: emulated API, pod 
 health servers, invariant monitor, the operator as a child process). An emulator hook names
 every write the operator makes (``procrig.Writes``); at the chosen one it SIGKILLs the
 operator *after the API has committed the write and before the answer is sent* (the operator
-never learns that it succeeded) and starts it again at once from a warm standby process. The
+never learns that it succeeded) and starts it again at once (a fresh process, forked from a
+zygote that has imported everything: ``finnexus_kit.operator_process``). The
 release then runs to its end; the run passes when
 
 - the end state equals the uninterrupted reference run's: phase, stableRevision,
@@ -23,7 +24,9 @@ breaches it): the first revision; a good release (V1 -> V2, promoted after 2 ana
 a bad one (V1 -> V2 whose analysis breaches: rolled back after the switch); one whose health
 checks fail (rejected before the switch); one whose candidate fails its health checks once it
 has traffic and recovers as soon as traffic leaves it (so a rollback decision lost to a
-crash would promote it: issue 8 defect 2); an ``abort`` request mid-analysis.
+crash would promote it: issue 8 defect 2); a ``promote`` request (manual promotion); an
+``abort`` request mid-analysis. Points in ``KNOWN`` fail for a reason reported to the core's
+owner (printed, and counted apart).
 
 ``test_crash_points`` (default run) kills once at one write of each kind the issue lists;
 ``test_crash_points_full`` (``-m slow``) at every named write of every release.
@@ -51,11 +54,12 @@ from tests.contract.procrig import (
     POLL,
     ProcessRig,
     process_rig,
+    promote_lost,
     wait_settled,
 )
 
 pytestmark = pytest.mark.prometheus
-WORKERS = 4  # runs side by side (each mostly waits for 1 s health and analysis intervals)
+WORKERS = 6  # runs side by side (each mostly waits for 1 s health and analysis intervals)
 ANALYSIS_LONG = {**ANALYSIS_OK, "checks": 1000}  # an abort request ends it, never the gate
 
 
@@ -99,6 +103,15 @@ def _transient_writes(rig: ProcessRig, label: str) -> None:
         rig.cluster.health.flip("bad")
     elif label.startswith("v2: ") and ("rollback" in label or label.endswith(" routed")):
         rig.cluster.health.flip("good")
+
+
+def _promote(rig: ProcessRig) -> None:
+    rig.writes.tag = "v2"
+    rig.cluster.patch_spec(template=template("app:good2"), healthCheck=HEALTH,
+                           promotion={"auto": False, "scaleDownDelaySeconds": 1})
+    rig.cluster.wait_phase("AwaitingPromotion", timeout=20, interval=POLL)
+    rig.writes.tag = "promote"
+    rig.cluster.request("promote")
 
 
 def _abort(rig: ProcessRig) -> None:
@@ -168,6 +181,13 @@ SCENARIOS = (
               "v2: rollback recorded"),
              ("v2: rollback Ingress routed",),
              _transient_writes),
+    Scenario("promote request", _setup, _promote,
+             {"phase": "Stable", "activeColor": "green", "ingress": "green",
+              "replicas": {"blue": 0, "green": 2}},
+             ("promote: Ingress routed", "promote: Service routed", "promote: request cleared",
+              "promote: switch recorded", "promote: analysis round 1",
+              "promote: promotion recorded"),
+             ("promote: Ingress routed", "promote: request cleared")),
     Scenario("abort request", lambda c: _setup(c), _abort,
              {"phase": "RolledBack", "activeColor": "blue", "ingress": "blue",
               "replicas": {"blue": 2, "green": 0}},
@@ -177,6 +197,17 @@ SCENARIOS = (
               "abort: rollback recorded"),
              ("abort: request cleared",)),
 )
+
+
+# Crash points that fail for a reason reported to the core's owner; strict: one that passes
+# fails the test, so that it is taken out.
+KNOWN = {
+    ("promote request", "promote: request cleared"): (
+        "a promote is lost by a crash right after its request annotation was removed: the "
+        "switching pass had not written its status yet, so the restarted operator sees "
+        "AwaitingPromotion and no request, routes traffic back to the stable colour, and the "
+        "candidate waits for a new promote (no Event says so)"),
+}
 
 
 @dataclass
@@ -206,10 +237,10 @@ def run(scenario: Scenario, crash_at: str | None, workdir: Path, prometheus_url:
             fired.set()
             rig.process.kill()  # the write is committed; the operator never hears back
             outcome.killed_at = round(time.monotonic() - began, 2)
-            rig.process.start()  # restarted at once, from the warm standby
+            rig.process.start()  # restarted at once
 
     try:
-        with process_rig(workdir, prometheus_url, on_write, warm=1 if crash_at else 0,
+        with process_rig(workdir, prometheus_url, on_write,
                          monitor_options={"drift_grace": 2.0, "rollback_grace": 3.0}) as rig:
             if scenario.setup is not None:
                 rig.writes.tag = "setup"
@@ -217,7 +248,7 @@ def run(scenario: Scenario, crash_at: str | None, workdir: Path, prometheus_url:
             began = time.monotonic()
             try:
                 scenario.release(rig)
-                outcome.end = wait_settled(rig)
+                outcome.end = wait_settled(rig, stuck=promote_lost())
             finally:
                 outcome.labels = [label for _, label in rig.writes.seen]
                 rig.monitor.stop()
@@ -259,7 +290,9 @@ def _prove(points: Callable[[Scenario], tuple[str, ...]], tmp_path: Path,
         outcomes = list(pool.map(lambda numbered: run(
             numbered[1][0], numbered[1][1], tmp_path / f"crash-{numbered[0]}", prometheus_url),
             enumerate(jobs)))
-    survived, failures = [], []
+    survived: list[str] = []
+    failures: list[str] = []
+    known_failures: list[str] = []
     for (scenario, point), outcome in zip(jobs, outcomes, strict=True):
         ref_end = refs[scenario.name].end
         problems = []
@@ -274,14 +307,23 @@ def _prove(points: Callable[[Scenario], tuple[str, ...]], tmp_path: Path,
             problems.append(f"end state differs (got, expected): {diff}")
         line = (f"{scenario.name} / {point}: killed at {outcome.killed_at}s, settled after "
                 f"{outcome.seconds}s, invariant samples {outcome.samples}")
-        (failures if problems else survived).append(
-            line + ("" if not problems else "\n    " + "\n    ".join(problems)))
+        known = KNOWN.get((scenario.name, point))
+        if known is not None and not problems:
+            failures.append(f"{line}\n    passes now: take it out of KNOWN")
+        elif known is not None:
+            known_failures.append(f"{line}\n    " + "\n    ".join(problems)
+                                  + f"\n    known: {known}")
+        else:
+            (failures if problems else survived).append(
+                line + ("" if not problems else "\n    " + "\n    ".join(problems)))
     failures += [f"reference: {line}" for line in wrong]
     total = sum(len(points(s)) for s in SCENARIOS)
     print(f"\ncrash points survived: {len(survived)}/{total} "
-          f"({time.monotonic() - started:.1f}s)")
+          f"({len(known_failures)} known failure(s); {time.monotonic() - started:.1f}s)")
     for line in survived:
         print(f"  ok   {line}")
+    for line in known_failures:
+        print(f"  KNOWN {line}")
     for line in failures:
         print(f"  FAIL {line}")
     assert not failures, "\n".join(failures)
