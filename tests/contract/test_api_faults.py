@@ -25,6 +25,8 @@ for the resource over a steady outage, and during the short bursts of faults no 
 than 1.5 times the busiest second of the release without faults (a rollout's own pod events
 each run a pass: about 90 requests in its busiest second here); after a 429 the retry waited
 for the Retry-After. Rows in ``KNOWN`` fail for a reason reported to the core's owner.
+Also printed, not asserted: the Event reasons a faulted release never posted that the
+release without faults did (a pass's Events are posted after its status write only).
 """
 
 from __future__ import annotations
@@ -189,6 +191,8 @@ class Row:
     peak: int = 0  # the most in any 1 s window then
     retry_gap: float | None = None
     moves: int = 0  # route changes (Ingress backend, Service selector) over the whole story
+    reasons: set[str] = field(default_factory=set)  # of the Events about the resource
+    events_lost: list[str] = field(default_factory=list)  # reasons the no-fault run posted
     end: dict[str, Any] | None = None
     breaches: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -290,6 +294,7 @@ def run_world(rows: list[Row], table: FaultTable | WatchCutter | None, workdir: 
             row.breaches = [str(b) for b in rig.monitor.breaches if b.resource.endswith(
                 f"/{row.name}")] + rig.monitor.errors
             row.moves = rig.monitor.moves.get(f"default/{row.name}", 0)
+            row.reasons = {e.get("reason", "") for e in rig.cluster.events(row.name)}
             times = [t for t, (m, p, q) in log if concerns(m, p, q, row.name)]
             if isinstance(table, FaultTable):
                 arms = [a for a in table.injected[row.name] if a]
@@ -350,6 +355,9 @@ def test_api_faults(tmp_path: Path, prometheus_url: str) -> None:
                 row.outcome = "ok" if not diff else f"WRONG END (got, expected): {diff}"
             if row.breaches:
                 row.outcome += f"; invariant breaches: {row.breaches}"
+            lost = (baseline.reasons if row.write != OUTAGE_ROW else set()) - row.reasons
+            if row.end is not None and lost:
+                row.events_lost = sorted(lost)
             if table is not None and not row.injected:
                 row.outcome += "; fault never injected"
             if row.write == OUTAGE_ROW and row.rate >= MAX_RATE:
@@ -375,6 +383,10 @@ def test_api_faults(tmp_path: Path, prometheus_url: str) -> None:
             print(f"{row.fault:<26} | {row.write:<34} | {row.outcome[:7]:<7} | "
                   f"{row.injected:>6} | {row.rate:>13} | {row.peak:>14} | {gap:>13} | "
                   f"{row.moves:>11} | {row.seconds}s")
+    lost = [f"{row.fault} / {row.write}: {row.events_lost}" for _, rows, _ in worlds
+            for row in rows if row.events_lost]
+    print("Events missing (reasons the release without faults posted): "
+          + ("; ".join(lost) if lost else "none"))
     took = time.monotonic() - started
     print(f"(the no-fault row's figures span its whole run; limits: {MAX_RATE} req/s during "
           f"an outage, {peak_limit} in any 1 s of a fault burst; {took:.1f}s)")
