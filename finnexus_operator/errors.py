@@ -39,10 +39,14 @@ class ApiError(FinNexusError):
 
     retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "",
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        # seconds the API server asked us to wait (a 429/503 Retry-After header, or
+        # details.retryAfterSeconds of its Status): the work queue waits at least this long
+        self.retry_after = retry_after
 
 
 class NotFound(ApiError):

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kmock
 from aiohttp import web
 
+from finnexus_kit.kubeapi.hooks import Call, CutStream, Fault, Hook
 from finnexus_kit.kubeapi.resources import (
     NAMESPACES,
     RESOURCES,
     VERBS,
+    Obj,
     ResourceType,
     StatusError,
 )
@@ -26,17 +29,27 @@ Request = tuple[str, str, dict[str, str]]
 
 
 class RequestLog:
-    """Every request the server received, as (method, path, query); thread-safe."""
+    """Every request the server received, as (method, path, query); thread-safe.
+
+    The User-Agent and the arrival time (``time.monotonic()``) of each are kept too."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: list[Request] = []
         self._agents: list[str] = []
+        self._times: list[float] = []
 
     def add(self, method: str, path: str, query: Mapping[str, str], user_agent: str = "") -> None:
         with self._lock:
             self._items.append((method, path, dict(query)))
             self._agents.append(user_agent)
+            self._times.append(time.monotonic())
+
+    def timed(self, prefix: str = "") -> list[tuple[float, Request]]:
+        """(arrival time, request) of the requests whose User-Agent starts with ``prefix``."""
+        with self._lock:
+            return [(t, r) for r, a, t in zip(self._items, self._agents, self._times,
+                                              strict=True) if a.startswith(prefix)]
 
     def by_agent(self, prefix: str) -> list[Request]:
         """The requests whose User-Agent starts with ``prefix`` (e.g. one client's calls)."""
@@ -52,6 +65,7 @@ class RequestLog:
         with self._lock:
             self._items.clear()
             self._agents.clear()
+            self._times.clear()
 
 
 class Emulator(kmock.KubernetesScaffold):
@@ -68,6 +82,8 @@ class Emulator(kmock.KubernetesScaffold):
         self._types = {(r.api_version, r.plural): r for r in resources}
         self._store = ObjectTable(self._types.values())
         self._watches = Watches(self._store)
+        self.hooks: list[Hook] = []  # consulted per request to a served resource, in order
+        self.current: Call | None = None  # the request whose change the store commits now
         for r in self._types.values():
             self.resources[kmock.resource(r.group, r.version, r.plural)] = kmock.ResourceInfo(
                 kind=r.kind, singular=r.kind.lower(), namespaced=r.namespaced, verbs=VERBS,
@@ -84,10 +100,60 @@ class Emulator(kmock.KubernetesScaffold):
             del self._requests[:-100]  # kmock keeps every request it parsed: bound it
             response: web.StreamResponse = await super().__call__(raw)
             return response
+        hooks = tuple(self.hooks)
+        call = await self._call(raw, query)
+        cut: float | None = None
+        fault: Fault | None = None
+        for hook in hooks:
+            answer = hook.before(call)
+            if isinstance(answer, Fault) and not answer.commit:
+                return answer.response()
+            if isinstance(answer, Fault):
+                fault = answer
+                break
+            if isinstance(answer, CutStream):
+                cut = answer.after
+                break
         try:
-            return await self._serve(raw, route, query)
+            response = await self._serve(raw, route, query, call, cut)
         except StatusError as exc:
-            return exc.response()
+            response = exc.response()
+        for hook in hooks:
+            hook.after(call, response.status)
+        return response if fault is None else fault.response()
+
+    def drop_watches(self, agent_prefix: str = "") -> int:
+        """Cut the connection of every open watch stream whose client's User-Agent starts
+        with ``agent_prefix`` (a network drop: no clean end); how many were cut."""
+        return self._watches.drop(agent_prefix)
+
+    @property
+    def store(self) -> ObjectTable:
+        """The objects (read them in the event loop only: ``ApiServer.in_loop``)."""
+        return self._store
+
+    def object_at(self, path: str, name: str | None = None) -> Obj | None:
+        """The stored object a request path names (a collection path and ``name``: the object
+        of that name in it); None when there is none. In the event loop only (hooks)."""
+        route = self._route(path)
+        if route is None or (route.name or name) is None:
+            return None
+        try:
+            return self._store.get(Route(route.rtype, route.namespace, route.name or name, None))
+        except StatusError:
+            return None
+
+    @staticmethod
+    async def _call(raw: web.BaseRequest, query: dict[str, str]) -> Call:
+        body: object = None
+        if raw.method != "GET":
+            text = await raw.read()  # aiohttp keeps it: _serve reads the same bytes
+            try:
+                body = json.loads(text) if text else None
+            except ValueError:
+                body = None
+        return Call(raw.method, raw.path, query, raw.headers.get("User-Agent", ""),
+                    raw.content_type, body)
 
     async def _serve_version(self, request: kmock.Request) -> Any:
         # kmock gives "x/status" the short names of "x" (kubectl then finds "fnd" ambiguous),
@@ -116,25 +182,33 @@ class Emulator(kmock.KubernetesScaffold):
         name, subresource = [*rest[1:], None, None][:2]
         return Route(rtype, namespace, name, subresource)
 
-    async def _serve(self, raw: web.BaseRequest, route: Route,
-                     query: dict[str, str]) -> web.StreamResponse:
+    async def _serve(self, raw: web.BaseRequest, route: Route, query: dict[str, str],
+                     call: Call, cut: float | None = None) -> web.StreamResponse:
         rtype, method, named = route.rtype, raw.method, route.name is not None
         if (route.subresource not in (None, "status") or (route.subresource and not rtype.status)
                 or (rtype.namespaced and route.namespace is None and (named or method != "GET"))):
             raise StatusError(404, "NotFound", "the server could not find the requested resource")
         if method == "GET" and query.get("watch") in ("true", "1"):
-            return await self._watches.serve(raw, route, query)
+            return await self._watches.serve(raw, route, query, cut=cut)
         body = await raw.read()
         try:
             data = json.loads(body) if body else None
         except ValueError as exc:
             raise StatusError(400, "BadRequest", f"invalid JSON body: {exc}") from None
+        self.current = call  # no await from here on: the change is this request's
+        try:
+            return self._change(route, method, named, data, raw.content_type, query)
+        finally:
+            self.current = None
+
+    def _change(self, route: Route, method: str, named: bool, data: Any, content_type: str,
+                query: dict[str, str]) -> web.StreamResponse:
         if method == "POST" and not named:
             return web.json_response(self._store.create(route, data), status=201)
         result = (
             self._store.list(route, query) if method == "GET" and not named else
             self._store.get(route) if method == "GET" else
-            self._store.patch(route, data, raw.content_type) if method == "PATCH" and named else
+            self._store.patch(route, data, content_type) if method == "PATCH" and named else
             self._store.update(route, data) if method == "PUT" and named else
             self._store.delete(route) if method == "DELETE" and named else
             None

@@ -13,17 +13,20 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from finnexus_kit.kubeapi.emulator import Emulator, RequestLog
+from finnexus_kit.kubeapi.hooks import Hook
 from finnexus_kit.kubeapi.resources import Obj, Objs
 from finnexus_kit.kubeapi.store import JSON_PATCH, MERGE_PATCH
 
 __all__ = ["ApiRequestError", "ApiServer"]
+
+T = TypeVar("T")
 
 
 class ApiRequestError(Exception):
@@ -47,6 +50,7 @@ class ApiServer:
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
+        self.emulator: Emulator | None = None
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def start(self) -> ApiServer:
@@ -80,7 +84,7 @@ class ApiServer:
 
     async def _serve(self) -> None:
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        emulator = Emulator(self.namespaces, self.requests)
+        emulator = self.emulator = Emulator(self.namespaces, self.requests)
         async with emulator:  # kmock renders its own errors only while entered
             runner = web.ServerRunner(web.Server(emulator, access_log=None), shutdown_timeout=2.0)
             await runner.setup()
@@ -93,6 +97,40 @@ class ApiServer:
             finally:
                 emulator.close_watches()
                 await runner.cleanup()
+
+    # -- a test's hand inside the server (hooks run in its event loop) --
+
+    def add_hook(self, hook: Hook) -> None:
+        """Consult ``hook`` on every request from now on (see ``kubeapi.hooks``)."""
+        self.in_loop(lambda: self._emulator().hooks.append(hook))
+
+    def remove_hook(self, hook: Hook) -> None:
+        def remove() -> None:
+            if hook in self._emulator().hooks:
+                self._emulator().hooks.remove(hook)
+        self.in_loop(remove)
+
+    def drop_watches(self, agent_prefix: str = "") -> int:
+        """Cut the open watch streams of the clients whose User-Agent starts so."""
+        return self.in_loop(lambda: self._emulator().drop_watches(agent_prefix))
+
+    def in_loop(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
+        """Run ``fn`` in the server's event loop (between two requests) and return its result:
+        the way to read or hook the store from another thread, atomically."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            raise RuntimeError("the API server is not running")
+        if threading.current_thread() is self._thread:
+            return fn()
+
+        async def run() -> T:
+            return fn()
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
+
+    def _emulator(self) -> Emulator:
+        if self.emulator is None:
+            raise RuntimeError("the API server is not running")
+        return self.emulator
 
     def write_kubeconfig(self, path: str | os.PathLike[str]) -> str:
         """Write a kubeconfig for this server (usable by kubectl, kopf, kubernetes client)."""

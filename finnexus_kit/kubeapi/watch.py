@@ -16,10 +16,15 @@ from finnexus_kit.kubeapi.store import ObjectTable, Route, WatchEvent
 __all__ = ["Watches"]
 
 
+_CUT = b"(cut)"  # queued to a watcher: cut its connection
+
+
 @dataclasses.dataclass(eq=False)
 class _Watcher:
     rtype: ResourceType
     selector: Selector
+    agent: str = ""
+    cut: bool = False
     queue: asyncio.Queue[bytes | None] = dataclasses.field(default_factory=asyncio.Queue)
 
     def offer(self, event: WatchEvent) -> None:
@@ -66,11 +71,12 @@ class Watches:
                 if event.rv > int(since) and event.rtype == route.rtype
                 if (seen := event.seen_by(selector)) is not None]
 
-    async def serve(self, raw: web.BaseRequest, route: Route,
-                    query: Mapping[str, str]) -> web.StreamResponse:
-        """Answer one ``?watch=true`` request with a stream of JSON lines."""
+    async def serve(self, raw: web.BaseRequest, route: Route, query: Mapping[str, str], *,
+                    cut: float | None = None) -> web.StreamResponse:
+        """Answer one ``?watch=true`` request with a stream of JSON lines; with ``cut``, the
+        connection is cut after that many seconds (a dropped stream: no clean end)."""
         selector = Selector.parse(route.namespace, route.name, query)
-        watcher = _Watcher(route.rtype, selector)
+        watcher = _Watcher(route.rtype, selector, raw.headers.get("User-Agent", ""))
         self._watchers.add(watcher)  # subscribe first, then replay: no await in between
         try:
             replay = self._replay(route, selector, query)
@@ -79,19 +85,36 @@ class Watches:
             raise
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         timeout = float(query["timeoutSeconds"]) if "timeoutSeconds" in query else None
+        if cut is not None:
+            timeout = cut if timeout is None else min(cut, timeout)
         try:
             await response.prepare(raw)
             async with asyncio.timeout(timeout):
                 for line in replay:
                     await response.write(line)
                 while not self._closing and (change := await watcher.queue.get()) is not None:
+                    if change is _CUT:
+                        raise TimeoutError
                     await response.write(change)
             await response.write_eof()
-        except (TimeoutError, ConnectionError):
-            pass  # the watch ended by its timeoutSeconds, or the client went away
+        except TimeoutError:
+            if (cut is not None or watcher.cut) and raw.transport is not None:
+                raw.transport.abort()  # dropped mid-stream: the client sees no end
+        except ConnectionError:
+            pass  # the client went away
         finally:
             self._watchers.discard(watcher)
         return response
+
+    def drop(self, agent_prefix: str = "") -> int:
+        """Cut every open stream of a client whose User-Agent starts with ``agent_prefix``."""
+        cut = 0
+        for watcher in self._watchers:
+            if watcher.agent.startswith(agent_prefix) and not watcher.cut:
+                watcher.cut = True
+                watcher.queue.put_nowait(_CUT)
+                cut += 1
+        return cut
 
     def close(self) -> None:
         """End every open watch stream (before the server stops)."""

@@ -8,6 +8,7 @@ patch. Calls run in worker threads (the ``kubernetes`` client is synchronous). E
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from typing import Any, Literal
@@ -72,11 +73,13 @@ class KubeClient:
                                     _request_timeout=self._timeout)
             raw = response.read()
         except kubernetes.client.ApiException as exc:
-            raise _translate(exc.status, exc.reason, exc.body, method, path) from exc
+            raise _translate(exc.status, exc.reason, exc.body, method, path,
+                             exc.headers) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise errors.ApiUnavailable(f"{method} {path}: {exc}") from exc
         if not 200 <= response.status < 300:
-            raise _translate(response.status, response.reason, raw, method, path)
+            raise _translate(response.status, response.reason, raw, method, path,
+                             getattr(response, "headers", None))
         try:
             return json.loads(raw) if raw else {}
         except ValueError as exc:
@@ -111,10 +114,32 @@ class KubeClient:
         return dict(result)
 
 
-def _translate(status: int | None, reason: str | None, body: Any, method: str, path: str
-               ) -> errors.ApiError:
+MAX_RETRY_AFTER = 60.0  # a server asking for more is waited out in steps of this
+
+
+def _retry_after(headers: Any, payload: Any) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds; an HTTP date is ignored) or from the
+    Status body's ``details.retryAfterSeconds``; None when neither says."""
+    candidates: list[Any] = []
+    with contextlib.suppress(AttributeError):
+        candidates.append(headers.get("Retry-After") if headers is not None else None)
+    if isinstance(payload, dict) and isinstance(payload.get("details"), dict):
+        candidates.append(payload["details"].get("retryAfterSeconds"))
+    for value in candidates:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            continue
+        if seconds >= 0:
+            return min(seconds, MAX_RETRY_AFTER)
+    return None
+
+
+def _translate(status: int | None, reason: str | None, body: Any, method: str, path: str,
+               headers: Any = None) -> errors.ApiError:
     status = int(status or 0)
     reason, message = str(reason or ""), ""
+    payload: Any = None
     try:
         payload = json.loads(body or "{}")
         message = str(payload.get("message") or "")
@@ -133,4 +158,5 @@ def _translate(status: int | None, reason: str | None, body: Any, method: str, p
         cls = errors.ApiUnavailable
     else:
         cls = errors.ApiError
-    return cls(text, status=status, reason=reason)
+    return cls(text, status=status, reason=reason, retry_after=_retry_after(headers, payload)
+               if status in (429, 503) else None)

@@ -51,8 +51,12 @@ class ResourceClient:
         except (errors.Invalid, errors.NotFound):
             return False  # changed or removed meanwhile: the next pass sees the new value
         except errors.ApiError as exc:
-            if exc.status in (400, 422, 500):  # a failed test (some servers answer 500)
+            if exc.status == 400:  # the test failed, as some servers put it
                 return False
+            # Anything else (a 500 included) did not clear it: raise, so that the pass is
+            # retried. Taking a 500 for "changed meanwhile" left the handled request in
+            # place, and the next pass acted on it again (a promote accepted in
+            # AwaitingPromotion then promoted in Analyzing, skipping the analysis).
             raise
         return True
 

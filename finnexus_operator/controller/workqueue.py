@@ -3,7 +3,9 @@
 kopf delivers watch events; this loop makes progress independent of them: after each pass
 the worker sleeps for the pass's ``requeue_after`` (bounded by the health/analysis intervals
 while a rollout is in progress) or until the next event, whichever comes first. Passes for
-one object never overlap. Failed passes are retried with exponential backoff.
+one object never overlap. Failed passes are retried with exponential backoff; when the API
+server asked for a wait (a 429 or 503 with Retry-After), the retry waits at least that long,
+events or not.
 """
 
 from __future__ import annotations
@@ -76,9 +78,16 @@ class WorkQueue:
             except asyncio.CancelledError:
                 raise
             except errors.ApiError as exc:
+                hold = min(exc.retry_after or 0.0, self._max_backoff)
                 log.warning("reconcile failed, retrying", object=f"{namespace}/{name}",
-                            error=str(exc), retry_in=backoff, retryable=exc.retryable)
-                delay, backoff = backoff, min(backoff * 2, self._max_backoff)
+                            error=str(exc), retry_in=max(backoff, hold),
+                            retryable=exc.retryable)
+                delay, backoff = max(backoff, hold), min(backoff * 2, self._max_backoff)
+                if hold:
+                    # The API server asked us to wait (429/503 Retry-After): no event cuts
+                    # that short; one that arrives meanwhile runs the pass right after.
+                    await asyncio.sleep(hold)
+                    delay -= hold
             except Exception:
                 log.exception("reconcile crashed, retrying", object=f"{namespace}/{name}",
                               retry_in=backoff)

@@ -12,6 +12,7 @@ from typing import Any
 
 from finnexus_kit.apiserver import ApiServer, path_for
 from finnexus_kit.kubelet import PodSimulator
+from finnexus_kit.operator_process import OperatorProcess
 from finnexus_kit.operator_thread import OperatorThread
 from finnexus_operator.adapters.kube import USER_AGENT, KubeClient, load_api_client
 from finnexus_operator.adapters.objects import ObjectStore
@@ -50,20 +51,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class HealthServers:
-    """Local HTTP servers answering /health: good (200), bad (503), hang (sleeps 5 s)."""
+    """Local HTTP servers answering /health: good (200), bad (503), hang (sleeps 5 s), and
+    flip (good until ``flip("bad")``: a candidate that fails after it was checked)."""
 
     def __init__(self) -> None:
         self.servers: dict[str, http.server.ThreadingHTTPServer] = {}
-        for mode in ("good", "bad", "hang"):
+        for mode in ("good", "bad", "hang", "flip"):
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
             server.daemon_threads = True
-            server.behaviour = mode  # type: ignore[attr-defined]
+            server.behaviour = "good" if mode == "flip" else mode  # type: ignore[attr-defined]
             server.hits = 0  # type: ignore[attr-defined]
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers[mode] = server
 
     def port(self, mode: str) -> int:
         return int(self.servers[mode].server_address[1])
+
+    def flip(self, behaviour: str) -> None:
+        """What the ``flip`` server answers from now on: good, bad or hang."""
+        self.servers["flip"].behaviour = behaviour  # type: ignore[attr-defined]
 
     def hits(self, mode: str) -> int:
         return int(self.servers[mode].hits)  # type: ignore[attr-defined]
@@ -77,7 +83,7 @@ class HealthServers:
 def template(image: str, **labels: str) -> dict[str, Any]:
     """A pod template; the image tag decides the simulated pod's behaviour:
     ``app:good`` healthy, ``app:bad`` /health 503, ``app:hang`` /health hangs,
-    ``app:never`` pods never become Ready."""
+    ``app:flip`` as ``HealthServers.flip`` says, ``app:never`` pods never become Ready."""
     return {
         "metadata": {"labels": {"app": "web", **labels}},
         "spec": {"containers": [{
@@ -106,16 +112,22 @@ class Cluster:
     """What a contract test talks to."""
 
     def __init__(self, api: ApiServer, kubeconfig: str, health: HealthServers,
-                 settings: Settings) -> None:
+                 settings: Settings, process: OperatorProcess | None = None) -> None:
         self.api, self.kubeconfig, self.health, self.settings = api, kubeconfig, health, settings
         self.operator: OperatorThread | None = None
+        self.process = process  # the operator as a child process instead of a thread
         self._nudges = 0
 
     # -- operator lifecycle --
     def start_operator(self) -> None:
+        if self.process is not None:
+            self.process.start()
+            return
         self.operator = OperatorThread(self.settings, self.api.url, self.kubeconfig).start()
 
     def stop_operator(self) -> None:
+        if self.process is not None:
+            self.process.stop()
         if self.operator is not None:
             self.operator.stop()
             self.operator = None
@@ -146,13 +158,14 @@ class Cluster:
                        {"metadata": {"annotations": {"finnexus.ai/request": value}}})
 
     def wait_phase(self, phase: str, name: str = "web", timeout: float = 15.0,
-                   **fields: Any) -> dict[str, Any]:
+                   interval: float = 0.05, **fields: Any) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             st = self.status(name)
             ok = st.get("phase") == phase and all(st.get(k) == v for k, v in fields.items())
             return st if ok else None
         try:
-            return wait_until(check, timeout=timeout, interval=0.05)  # type: ignore[return-value]
+            return wait_until(check, timeout=timeout,  # type: ignore[return-value]
+                              interval=interval)
         except AssertionError:
             raise AssertionError(f"{name} never reached {phase} {fields}; status: "
                                  f"{self.status(name)}") from None
@@ -261,6 +274,7 @@ class Cluster:
 @contextmanager
 def running_cluster(api: ApiServer, kubeconfig: str, *, settings: Settings | None = None,
                     endpoint: Callable[[dict[str, Any]], int | None] | None = None,
+                    process: OperatorProcess | None = None, pod_interval: float = 0.05,
                     ) -> Iterator[Cluster]:
     health = HealthServers()
 
@@ -269,8 +283,10 @@ def running_cluster(api: ApiServer, kubeconfig: str, *, settings: Settings | Non
         mode = image.rsplit(":", 1)[-1].rstrip("0123456789")
         return None if mode == "never" else health.port(mode)
 
-    cluster = Cluster(api, kubeconfig, health, settings or Settings(metrics_port=0, health_port=0))
-    simulator = PodSimulator(api, NS, endpoint=endpoint or by_image, interval=0.05).start()
+    cluster = Cluster(api, kubeconfig, health, settings or Settings(metrics_port=0, health_port=0),
+                      process)
+    simulator = PodSimulator(api, NS, endpoint=endpoint or by_image,
+                             interval=pod_interval).start()
     try:
         cluster.start_operator()
         yield cluster

@@ -140,3 +140,25 @@ async def test_an_event_during_a_pass_that_needs_no_requeue_is_not_lost() -> Non
     await asyncio.wait_for(second.wait(), 2)
     assert passes == 2
     await queue.stop()
+
+
+async def test_a_retry_after_is_waited_out_even_when_events_arrive() -> None:
+    calls: list[float] = []
+    done = asyncio.Event()
+
+    async def reconcile(namespace: str, name: str) -> PassResult:
+        calls.append(asyncio.get_running_loop().time())
+        if len(calls) == 1:
+            raise errors.ApiUnavailable("429", status=429, retry_after=0.3)
+        done.set()
+        return PassResult(None)
+
+    queue = WorkQueue(reconcile, min_backoff=0.01, max_backoff=5.0)
+    queue.notify("ns", "web")
+    for _ in range(10):  # watch events during the wait do not cut it short
+        await asyncio.sleep(0.02)
+        queue.notify("ns", "web")
+    await asyncio.wait_for(done.wait(), 2)
+    assert len(calls) == 2
+    assert calls[1] - calls[0] >= 0.3
+    await queue.stop()
