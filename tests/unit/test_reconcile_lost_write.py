@@ -109,7 +109,9 @@ class Provider:
         pass
 
 
-async def test_lost_status_write_after_rollback_never_routes_back_to_the_candidate() -> None:
+def analyzing_rig() -> tuple[dict[str, Any], dict[str, Any], FakeKube, list[datetime],
+                             Reconciler, str]:
+    """R1 stable on blue, R2 switched to green and under analysis; the next round breaches."""
     r1, r2 = revision_of(template("v1")), revision_of(template("v2"))
     cr_path = f"/apis/finnexus.ai/v1alpha1/namespaces/{NS}/finnexusdeployments/{NAME}"
     svc_path = f"/api/v1/namespaces/{NS}/services/{NAME}"
@@ -137,7 +139,12 @@ async def test_lost_status_write_after_rollback_never_routes_back_to_the_candida
     clock = [T0]
     reconciler = Reconciler(kube, provider=Provider([0.5, 0.0]),  # type: ignore[arg-type]
                             clock=lambda: clock[0])
+    return cr, active, kube, clock, reconciler, svc_path
 
+
+async def test_lost_status_write_after_rollback_never_routes_back_to_the_candidate() -> None:
+    cr, active, _, clock, reconciler, _ = analyzing_rig()
+    r2 = revision_of(template("v2"))
     with pytest.raises(errors.ApiUnavailable):
         await reconciler.reconcile(NS, NAME)  # breach: the decision's write fails
     # §2.1 rule 2: nothing acts on a decision that is not recorded
@@ -156,39 +163,13 @@ async def test_a_failed_action_after_the_decision_never_loses_the_rollback() -> 
     """Defect 1: one 5xx on an action after the decision (here the route itself) used to
     lose the rollback; the next pass measured again and, on a passing round, kept traffic on
     the rejected candidate. The decision is written first, so the rollback resumes."""
-    r1, r2 = revision_of(template("v1")), revision_of(template("v2"))
-    cr_path = f"/apis/finnexus.ai/v1alpha1/namespaces/{NS}/finnexusdeployments/{NAME}"
-    svc_path = f"/api/v1/namespaces/{NS}/services/{NAME}"
-    cr = {"metadata": {"name": NAME, "namespace": NS, "uid": UID, "generation": 2},
-          "spec": {"replicas": 1, "template": template("v2"),
-                   "analysis": {"intervalSeconds": 30, "checks": 10, "metrics": [
-                       {"name": "error-rate", "query": "x", "max": 0.01}]}},
-          "status": {"phase": "Analyzing", "activeColor": "green", "stableRevision": r1,
-                     "candidateColor": "green", "candidateRevision": r2,
-                     "candidateSince": "2025-12-31T23:58:00.000000Z",
-                     "switchedAt": "2025-12-31T23:59:29.000000Z",
-                     "analysis": {"round": 0, "passed": 0, "checks": 10, "metrics": []}}}
-    active = {"apiVersion": "v1", "kind": "Service",
-              "metadata": {"name": NAME, "namespace": NS, "ownerReferences": OWNER_REF,
-                           "labels": {"app.kubernetes.io/name": NAME,
-                                      "app.kubernetes.io/managed-by": "finnexus-operator"}},
-              "spec": {"selector": {"app.kubernetes.io/name": NAME, "finnexus.ai/color": "green"},
-                       "ports": [{"name": "http", "port": 80, "targetPort": "http",
-                                  "protocol": "TCP"}], "type": "ClusterIP"}}
-    kube = FakeKube({
-        cr_path: cr, svc_path: active,
-        f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-blue": deployment("blue", r1),
-        f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}-green": deployment("green", r2),
-    }, [pod("blue", r1), pod("green", r2)], [replicaset("blue", r1), replicaset("green", r2)])
+    cr, active, kube, clock, reconciler, svc_path = analyzing_rig()
     kube.fail_status_writes = 0
     kube.fail_patches_of = svc_path  # the first PATCH of the active Service fails (503)
-    clock = [T0]
-    reconciler = Reconciler(kube, provider=Provider([0.5, 0.0]),  # type: ignore[arg-type]
-                            clock=lambda: clock[0])
     with pytest.raises(errors.ApiUnavailable):
         await reconciler.reconcile(NS, NAME)
     assert cr["status"]["phase"] == "RollingBack"  # recorded before anything acted
-    assert cr["status"]["rejectedRevision"] == r2
+    assert cr["status"]["rejectedRevision"] == revision_of(template("v2"))
     assert cr["status"]["activeColor"] == "green"  # still where traffic is
     clock[0] = T0 + timedelta(seconds=0.5)
     await reconciler.reconcile(NS, NAME)  # no measurement: the decision stands
