@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from finnexus_operator import constants
-from finnexus_operator.adapters.objects import ObjectStore, applied, declares, equivalent
+from finnexus_operator.adapters.drift import applied, declares, equivalent
+from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.core import manifests
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from tests.unit.fakekube import FakeKube
