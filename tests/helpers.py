@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def wait_until(
@@ -21,3 +26,18 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting: {message or predicate!r}")
         time.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def loopback_server(routes: Mapping[str, Handler]) -> AsyncIterator[int]:
+    """An aiohttp server on 127.0.0.1 (a free port, yielded) answering GET ``routes``."""
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_get(path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield int(runner.addresses[0][1])
+    finally:
+        await runner.cleanup()

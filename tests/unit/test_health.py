@@ -13,6 +13,7 @@ from finnexus_operator import constants
 from finnexus_operator.adapters.health import HealthProber, pod_matches
 from finnexus_operator.core.observed import HealthRound
 from finnexus_operator.core.probes import HealthProbe
+from tests.helpers import loopback_server
 
 
 def pod(name: str = "web-green-1", *, app: str = "web", color: str = "green",
@@ -61,18 +62,8 @@ async def app_port() -> AsyncIterator[int]:
         await asyncio.sleep(1)
         return web.Response(text="late")
 
-    app = web.Application()
-    app.router.add_get("/ok", ok)
-    app.router.add_get("/sick", sick)
-    app.router.add_get("/hang", hang)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield int(runner.addresses[0][1])
-    finally:
-        await runner.cleanup()
+    async with loopback_server({"/ok": ok, "/sick": sick, "/hang": hang}) as port:
+        yield port
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from finnexus_operator.adapters.prometheus import (
 )
 from finnexus_operator.core.measurement import QueryOutcome, QueryResult
 from finnexus_operator.settings import Settings, add_run_arguments, settings_from
+from tests.helpers import loopback_server
 
 MiB = 1024 * 1024
 BODY = 20 * MiB
@@ -107,17 +108,9 @@ async def served() -> AsyncIterator[Served]:
     async def handle(request: web.Request) -> web.StreamResponse:
         return await state.handlers[request.query["query"]](request)
 
-    app = web.Application()
-    app.router.add_get("/api/v1/query", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with loopback_server({"/api/v1/query": handle}) as port:
+        state.url = f"http://127.0.0.1:{port}"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 async def measured(provider: PrometheusProvider, query: str) -> tuple[QueryResult, int]:

@@ -18,6 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from finnexus_operator.adapters.prometheus import PrometheusProvider, display_url
 from finnexus_operator.core.measurement import QueryOutcome, QueryResult
+from tests.helpers import loopback_server
 
 TS = 1700000000.123
 
@@ -67,18 +68,10 @@ async def canned() -> AsyncIterator[Canned]:
         )
         return web.Response(status=status, text=body, content_type=ctype)
 
-    app = web.Application()
-    app.router.add_get("/api/v1/query", handle)
-    app.router.add_get("/prefix/prom/api/v1/query", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with loopback_server({"/api/v1/query": handle,
+                                "/prefix/prom/api/v1/query": handle}) as port:
+        state.url = f"http://127.0.0.1:{port}"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
