@@ -105,7 +105,10 @@ def _abandon(out: InvalidPass, reason: str, observed: Observed, now: datetime) -
     if stable is None:  # the first revision: nothing to return to
         _record(st, Result.FAILED, reason, now)
         st.rejected_revision = st.candidate_revision
-        out.actions.append(ScaleDeployment(cand, 0))
+        if cand not in (observed.active_service_color, observed.ingress_color):
+            # a colour that routes live traffic (a first switch whose status write was lost)
+            # is never scaled to zero: there is nothing to move that traffic to
+            out.actions.append(ScaleDeployment(cand, 0))
         out.events.append(Event("Warning", Reason.FAILED.value, f"{st.candidate_revision} "
                                 f"rejected: {reason}"))
         _clear_candidate(st)

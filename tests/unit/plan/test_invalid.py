@@ -166,3 +166,16 @@ def test_valid_again_after_invalid_resumes_without_losing_safety(
     if situation is rolling_back:  # the decided rollback stands
         assert st.rejected_revision == R2
         assert f"Ensure:green:{R2}:2" not in kinds(p.actions)
+
+
+def test_abort_while_invalid_never_scales_a_first_revision_that_already_serves() -> None:
+    """Found by the property tests: the first switch happened but its status write was
+    lost; an abort while Invalid must not scale the colour that routes live traffic to 0."""
+    sim = Sim(make_spec(V1, success=1))
+    sim.step()  # Deploying blue
+    sim.step(store=False)  # healthy, switched to blue; the status write is lost
+    assert sim.cluster.service == BLUE
+    sim.set(replicas=0)
+    p = sim.step(request="abort")
+    assert "Scale:blue:0" not in kinds(p.actions)
+    assert sim.cluster.deployments[BLUE].replicas >= 1
