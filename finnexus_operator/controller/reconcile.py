@@ -146,6 +146,12 @@ class Reconciler:
         spec = parse_spec(body.get("spec"), name=name)  # once per pass, for all of it
         io = _ClusterIO(self, body, None if isinstance(spec, InvalidSpec) else spec)
         io.stored = stored
+        if status is not stored and status.phase is Phase.ROLLING_BACK and (
+            stored.phase is not Phase.ROLLING_BACK
+        ):
+            # A rollback decision that failed to write is still only in memory: record it
+            # before this pass acts on it (§2.1 rule 2), or act on nothing.
+            await io.record(status)
         # A rollback decision is written before it is acted on (io.record, §2.1 rule 2);
         # everything else acts, then records: when the status says so, it is already true.
         # A status write that fails after the actions were applied is also kept in memory and
