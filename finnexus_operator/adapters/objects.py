@@ -4,9 +4,11 @@ An :class:`ObjectStore` lives for one reconcile pass. With the operator's inform
 (:class:`~finnexus_operator.adapters.cache.ClusterCache`) it reads from there and sends only
 writes; it GETs only what the cache cannot answer (an object of our name that carries no
 managed-by label: found by a 409 on create). Without one (a tool, a unit test) it reads from
-the API and remembers what it read (and listed), so a pass makes one GET per object. It never takes over an
-object it does not own (no ownerReference to this FinNexusDeployment): that is an
-:class:`~finnexus_operator.errors.OwnershipError`, reported, never overwritten.
+the API and remembers what it read (and listed), so a pass makes one GET per object.
+
+It never takes over an object it does not own (no ownerReference to this
+FinNexusDeployment): that is an :class:`~finnexus_operator.errors.OwnershipError`, reported,
+never overwritten.
 
 What to patch (drift, without fighting API-server defaulting) is decided in
 :mod:`~finnexus_operator.adapters.drift`.

@@ -107,7 +107,7 @@ class WorkQueue:
     def _forget(self, key: Key) -> None:
         for table in (self._timers, self._hold, self._backoff, self._own_rv, self._again,
                       self._queued):
-            table.pop(key, None)  # type: ignore[attr-defined]
+            table.pop(key, None)
 
     # -- workers --
     def _start(self) -> None:
@@ -197,6 +197,10 @@ class WorkQueue:
     def active(self) -> int:
         """Keys with something to do: queued, in a pass, or waiting for a timer."""
         return len(set(self._queued) | self._processing | set(self._timers))
+
+    @property
+    def workers(self) -> int:
+        return self._size
 
     @property
     def tasks(self) -> int:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 
+from finnexus_kit.apiserver import path_for
 from finnexus_operator.adapters.kube import USER_AGENT
 from finnexus_operator.core import actions
 from finnexus_operator.rbac import RULES
-from finnexus_kit.apiserver import path_for
 from tests.contract.cluster import NS, Cluster, resource, template
 from tests.contract.test_rollouts import revision
 from tests.helpers import wait_until
