@@ -58,6 +58,9 @@ class WorkQueue:
         self._tasks: list[asyncio.Task[None]] = []
         self.begun: collections.Counter[Key] = collections.Counter()  # passes begun
         self.causes: dict[Key, collections.deque[str]] = {}  # why its recent passes ran
+        # (loop time, key, why) of the recent passes begun, for tests and benches
+        self.timeline: collections.deque[tuple[float, Key, str]] = collections.deque(
+            maxlen=10_000)
         self.busy_peak = 0  # most passes running at once
 
     # -- events --
@@ -130,6 +133,7 @@ class WorkQueue:
             self.busy_peak = max(self.busy_peak, len(self._processing))
             self.begun[key] += 1
             self.causes.setdefault(key, collections.deque(maxlen=50)).append(why)
+            self.timeline.append((self._loop_time(), key, why))
             try:
                 delay, next_why = await self._run(key)
             finally:
