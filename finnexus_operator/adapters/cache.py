@@ -61,6 +61,9 @@ class ClusterCache:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _wake(self, namespace: str, name: str, cause: Cause) -> None:
+        kind, ns, obj_name, _ = cause
+        if self.get(kind, ns, obj_name) is None:  # gone: forget our last write of it
+            self._own.pop((kind, ns, obj_name), None)
         self.wake(namespace, name, cause)
 
     # -- lifecycle --

@@ -41,7 +41,6 @@ __all__ = ["MAX_RETRY_AFTER", "USER_AGENT", "ClientConfig", "KubeClient", "RateL
 PatchKind = Literal["merge", "json"]
 USER_AGENT = f"finnexus-operator/{__version__}"
 _CONTENT_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}
-_translate = translate  # the name the unit tests know
 
 
 def api_path(api_version: str, plural: str, namespace: str | None, name: str | None = None,
