@@ -58,6 +58,13 @@ def format_history(body: Mapping[str, Any]) -> str:
 
 async def _run(args: argparse.Namespace) -> int:
     kube = KubeClient(load_api_client(args.kubeconfig, user_agent="kubectl-finnexus"))
+    try:
+        return await _command(kube, args)
+    finally:
+        await kube.close()  # the async client holds a connection pool
+
+
+async def _command(kube: KubeClient, args: argparse.Namespace) -> int:
     path = api_path(constants.API_VERSION, constants.PLURAL, args.namespace, args.name)
     if args.command in ("status", "history"):
         body = await kube.get(path)

@@ -20,14 +20,17 @@ class Rule(TypedDict):
 
 
 RULES: Final[list[Rule]] = [
-    # The custom resource: kopf lists and watches it; the operator removes the request
-    # annotation (patch) and writes status only through the status subresource.
+    # The custom resource: kopf lists and watches it (a pass reads its body from that watch,
+    # never GETs it); the operator removes the request annotation (patch) and writes status
+    # only through the status subresource.
     {"apiGroups": ["finnexus.ai"], "resources": ["finnexusdeployments"],
-     "verbs": ["get", "list", "watch", "patch"]},
+     "verbs": ["list", "watch", "patch"]},
     {"apiGroups": ["finnexus.ai"], "resources": ["finnexusdeployments/status"],
      "verbs": ["patch"]},
-    # Owned objects: ensure-style (read, then create or minimal patch), and watched (kopf
-    # lists and watches them, by label) so that a hand edit is corrected promptly.
+    # Owned objects: listed and watched by label (the informers: a pass reads them from
+    # there), so that a hand edit is corrected promptly; created or minimally patched; read
+    # (get) only when a create answers 409 for one the cache does not hold (our label removed
+    # by hand, or not ours).
     # Deployments and Services are never deleted (garbage collection through
     # ownerReferences does that).
     {"apiGroups": ["apps"], "resources": ["deployments"],
@@ -38,13 +41,14 @@ RULES: Final[list[Rule]] = [
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"],
      "verbs": ["get", "create", "patch", "delete", "list", "watch"]},
     # Which pods count: pods owned by a ReplicaSet owned by the colour's Deployment. Listed
-    # (by label) in every pass, and watched so that a pod change wakes the resource.
+    # and watched by label (informers), so that a pod change wakes the resource.
     {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list", "watch"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
-    # Promoted templates, one ControllerRevision <name>-<revision> each: listed in every pass,
-    # read and created once when a revision is recorded (never patched), pruned to the last 10.
+    # Promoted templates, one ControllerRevision <name>-<revision> each: listed and watched
+    # (an informer), created once when a revision is recorded (never patched), read only when
+    # a create finds one the cache does not hold, pruned to the last 10.
     {"apiGroups": ["apps"], "resources": ["controllerrevisions"],
-     "verbs": ["get", "create", "list", "delete"]},
+     "verbs": ["get", "create", "list", "watch", "delete"]},
     # Events for every phase change and request (kopf posts core/v1 Events).
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]

@@ -41,6 +41,11 @@ class Settings:
     health_port: int = 8081  # kopf liveness endpoint /healthz; 0 disables
     leader_election: bool = False
     kubeconfig: str | None = None
+    api_qps: float = 50.0  # client-side rate limit of the operator's own API client
+    api_burst: int = 100
+    workers: int = 8  # passes running at once (a fixed pool, like Argo Rollouts' workers)
+    max_concurrent_probes: int = 64  # health-probe requests in flight, whole operator
+    resync_seconds: float = 3600.0  # every pass again, from the caches; 0 disables
 
     @property
     def clusterwide(self) -> bool:
@@ -87,6 +92,16 @@ def add_run_arguments(parser: argparse.ArgumentParser, *,
         help="run several replicas, one active (kopf peering 'finnexus-operator') "
         "[FINNEXUS_LEADER_ELECTION]")
     add("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    add("--api-qps", type=float, help="requests per second to the Kubernetes API, on "
+        "average (token bucket; 0: unlimited; default 50) [FINNEXUS_API_QPS]")
+    add("--api-burst", type=int, help="requests above --api-qps allowed in a burst "
+        "(default 100) [FINNEXUS_API_BURST]")
+    add("--workers", type=int, help="reconcile passes running at once (default 8) "
+        "[FINNEXUS_WORKERS]")
+    add("--max-concurrent-probes", type=int, help="health-check requests in flight for the "
+        "whole operator (default 64) [FINNEXUS_MAX_CONCURRENT_PROBES]")
+    add("--resync-seconds", type=float, help="run every resource's pass again this often, "
+        "from the caches (no API reads); 0 disables (default 3600) [FINNEXUS_RESYNC_SECONDS]")
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None, *,
@@ -139,6 +154,13 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
         health_port=int(number(args.health_port, "HEALTH_PORT", 8081)),
         leader_election=boolean(args.leader_election, "LEADER_ELECTION"),
         kubeconfig=args.kubeconfig,
+        api_qps=number(getattr(args, "api_qps", None), "API_QPS", 50.0),
+        api_burst=int(number(getattr(args, "api_burst", None), "API_BURST", 100)),
+        workers=int(number(getattr(args, "workers", None), "WORKERS", 8)),
+        max_concurrent_probes=int(number(getattr(args, "max_concurrent_probes", None),
+                                         "MAX_CONCURRENT_PROBES", 64)),
+        resync_seconds=number(getattr(args, "resync_seconds", None), "RESYNC_SECONDS",
+                              3600.0),
     )
     if settings.log_format not in ("auto", "json", "console"):
         raise ValueError(f"log format {settings.log_format!r}: expected auto, json or console")
@@ -151,6 +173,12 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
         raise ValueError("--prometheus-timeout must be positive")
     if settings.prometheus_max_bytes < 1:
         raise ValueError("--prometheus-max-bytes must be positive")
+    if settings.api_qps < 0 or settings.api_burst < 1:
+        raise ValueError("--api-qps must be >= 0 and --api-burst >= 1")
+    if settings.workers < 1 or settings.max_concurrent_probes < 1:
+        raise ValueError("--workers and --max-concurrent-probes must be >= 1")
+    if settings.resync_seconds < 0:
+        raise ValueError("--resync-seconds must be >= 0 (0 disables)")
     if settings.prometheus_max_series < 1:
         raise ValueError("--prometheus-max-series must be positive")
     return settings

@@ -87,8 +87,13 @@ def pod_port(pod: Mapping[str, Any], port: int | str) -> int | None:
 class HealthProber:
     """Probes pods over HTTP with one shared aiohttp session."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_concurrent: int = 64) -> None:
         self._session: aiohttp.ClientSession | None = None
+        # one bound for the whole operator: N resources probing at once never open more
+        # than this many connections (a round waits for a slot rather than failing)
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self.max_concurrent = max_concurrent
+        self.in_flight = self.peak = 0
 
     async def close(self) -> None:
         if self._session is not None:
@@ -111,12 +116,22 @@ class HealthProber:
             return HealthRound(False, len(mine),
                                f"{len(mine)}/{probe.expected} candidate pods Ready")
         results = await asyncio.gather(
-            *(self._probe(p, probe.port, probe.path, probe.timeout) for p in mine))
+            *(self._bounded(p, probe.port, probe.path, probe.timeout) for p in mine))
         failures = [r for r in results if r]
         if failures:
             return HealthRound(False, len(mine), f"{len(failures)}/{len(mine)} pods failed: "
                                f"{failures[0]}")
         return HealthRound(True, len(mine))
+
+    async def _bounded(self, pod: Mapping[str, Any], port: int | str, path: str,
+                       timeout: float) -> str:
+        async with self._slots:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                return await self._probe(pod, port, path, timeout)
+            finally:
+                self.in_flight -= 1
 
     async def _probe(self, pod: Mapping[str, Any], port: int | str, path: str,
                      timeout: float) -> str:

@@ -1,24 +1,42 @@
-"""A small async Kubernetes REST client on top of the ``kubernetes`` package.
+"""An async Kubernetes REST client on aiohttp: no threads, rate-limited, errors translated.
 
-Raw paths and dict bodies (no generated models): the operator only needs get, list, create and
-patch. Calls run in worker threads (the ``kubernetes`` client is synchronous). Every
-``ApiException`` and transport error is translated into :mod:`finnexus_operator.errors`.
+Raw paths and dict bodies (no generated models): the operator needs get, list, create, patch,
+delete and watch. Every request waits for a token of one client-side token bucket
+(:class:`RateLimiter`, ``--api-qps`` / ``--api-burst``) and shares one connection pool
+(``connections``); every HTTP error and transport failure is translated into
+:mod:`finnexus_operator.errors` (a 429/503 carries the server's Retry-After).
+
+Credentials (:class:`ClientConfig`) come from the in-cluster service account (its token file
+is re-read when it changes: bound tokens rotate) or from a kubeconfig (token, client
+certificate, CA), read once at start by the ``kubernetes`` package's loader.
+
+``on_write`` is called with the answer of every successful create/patch, synchronously and
+before the caller sees it: the informer cache takes it in (and learns the resourceVersion of
+our own write) before anything else can happen.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import kubernetes
-import urllib3
+import aiohttp
 
 from finnexus_operator import __version__, errors
+from finnexus_operator.adapters.kubeauth import (
+    ClientConfig,
+    load_api_client,
+    load_config,
+)
+from finnexus_operator.adapters.kubeerrors import MAX_RETRY_AFTER, translate
 
-__all__ = ["KubeClient", "api_path", "load_api_client"]
+__all__ = ["MAX_RETRY_AFTER", "USER_AGENT", "ClientConfig", "KubeClient", "RateLimiter",
+           "api_path", "load_api_client", "load_config"]
 
 PatchKind = Literal["merge", "json"]
 USER_AGENT = f"finnexus-operator/{__version__}"
@@ -37,126 +55,176 @@ def api_path(api_version: str, plural: str, namespace: str | None, name: str | N
     return path
 
 
-def load_api_client(kubeconfig: str | None = None, user_agent: str = USER_AGENT) -> Any:
-    """In-cluster config when running in a pod, else ``$KUBECONFIG`` / ``~/.kube/config``."""
-    configuration = kubernetes.client.Configuration()
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
-            client_configuration=configuration)
-    else:
-        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=path, client_configuration=configuration)
-    client = kubernetes.client.ApiClient(configuration)
-    client.user_agent = user_agent
-    return client
+@dataclass
+class RateLimiter:
+    """A token bucket: ``burst`` requests at once, then ``qps`` per second (0: unlimited).
+
+    Tokens are reserved without a lock (no await between the check and the take), so waiters
+    are served in arrival order and never more than ``qps`` on average."""
+
+    qps: float = 50.0
+    burst: int = 100
+    clock: Callable[[], float] = time.monotonic
+    _tokens: float = field(init=False)
+    _at: float = field(init=False)
+    waited: float = field(init=False, default=0.0)  # seconds spent waiting, for the benches
+
+    def __post_init__(self) -> None:
+        self._tokens, self._at = float(self.burst), self.clock()
+
+    def reserve(self) -> float:
+        """Take one token; the seconds to wait before using it (0: at once)."""
+        if self.qps <= 0:
+            return 0.0
+        now = self.clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.qps)
+        self._at = now
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
+
+    async def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            self.waited += wait
+            await asyncio.sleep(wait)
 
 
 class KubeClient:
-    """Async get/list/create/patch/delete over raw API paths, errors translated."""
+    """Async get/list/create/patch/delete/watch over raw API paths, errors translated."""
 
-    def __init__(self, api_client: Any, *, timeout: float = 10.0) -> None:
-        self._api = api_client
+    def __init__(self, config: ClientConfig | Any, *, timeout: float = 10.0,
+                 qps: float = 50.0, burst: int = 100, connections: int = 64,
+                 on_write: Callable[[dict[str, Any]], None] | None = None) -> None:
+        if not isinstance(config, ClientConfig):  # a ``kubernetes`` ApiClient (compat path)
+            config = ClientConfig.from_kubernetes(config.configuration,
+                                                  getattr(config, "user_agent", None))
+        self.config = config
+        self.limiter = RateLimiter(qps, burst)
+        self.on_write = on_write
         self._timeout = timeout
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | bool | None = None
 
-    def _call(self, method: str, path: str, *, body: Any = None,
-              query: list[tuple[str, str]] | None = None,
-              content_type: str = "application/json") -> Any:
-        api = self._api
+    async def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            if self._ssl is None:  # reading CA and key files: once, off the event loop
+                self._ssl = await asyncio.to_thread(self.config.ssl_context)
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=self._ssl),
+                headers={"User-Agent": self.config.user_agent, "Accept": "application/json"},
+                trust_env=False)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Content-Type": content_type} if content_type else {}
+        auth = await self.config.authorization()
+        if auth:
+            headers["Authorization"] = auth
+        return headers
+
+    async def _call(self, method: str, path: str, *, body: Any = None,
+                    query: dict[str, str] | None = None,
+                    content_type: str | None = None) -> Any:
+        await self.limiter.acquire()
+        session = await self._client()
+        data = None if body is None else json.dumps(body)
         try:
-            _, url, headers, data, _ = api.param_serialize(
-                method=method, resource_path=path, query_params=query or [],
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
-                body=body, auth_settings=["BearerToken"],
-            )
-            response = api.call_api(method, url, header_params=headers, body=data,
-                                    _request_timeout=self._timeout)
-            raw = response.read()
-        except kubernetes.client.ApiException as exc:
-            raise _translate(exc.status, exc.reason, exc.body, method, path,
-                             exc.headers) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise errors.ApiUnavailable(f"{method} {path}: {exc}") from exc
-        if not 200 <= response.status < 300:
-            raise _translate(response.status, response.reason, raw, method, path,
-                             getattr(response, "headers", None))
+            async with session.request(
+                method, self.config.server + path, params=query or None, data=data,
+                headers=await self._headers(content_type if body is not None else None),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            ) as response:
+                raw = await response.read()
+                if not 200 <= response.status < 300:
+                    raise translate(response.status, response.reason, raw, method, path,
+                                    response.headers)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise errors.ApiUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}"
+                                        ) from exc
         try:
             return json.loads(raw) if raw else {}
         except ValueError as exc:
             raise errors.ApiUnavailable(f"{method} {path}: response is not JSON") from exc
 
+    def _written(self, answer: Any) -> dict[str, Any]:
+        result = dict(answer or {})
+        if self.on_write is not None and result.get("metadata"):
+            self.on_write(result)
+        return result
+
     async def get(self, path: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
         try:
-            result = await asyncio.to_thread(self._call, "GET", path)
+            return dict(await self._call("GET", path))
         except errors.NotFound:
             return None
-        return dict(result)
+
+    async def list_page(self, path: str, label_selector: str | None = None, *,
+                        limit: int = 500) -> tuple[list[dict[str, Any]], str | None]:
+        """Every item (following ``continue``) and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        query = {"limit": str(limit)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            result = await self._call("GET", path, query=query) or {}
+            items += list(result.get("items") or [])
+            meta = result.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                rv = meta.get("resourceVersion")
+                return items, str(rv) if rv is not None else None
+            query["continue"] = str(token)
 
     async def list(self, path: str, label_selector: str | None = None) -> list[dict[str, Any]]:
-        query = [("labelSelector", label_selector)] if label_selector else []
-        result = await asyncio.to_thread(self._call, "GET", path, query=query)
-        return list((result or {}).get("items") or [])
+        return (await self.list_page(path, label_selector))[0]
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(await asyncio.to_thread(self._call, "POST", path, body=body))
+        return self._written(await self._call("POST", path, body=body,
+                                              content_type="application/json"))
 
     async def delete(self, path: str) -> None:
         """Delete the object; one that is already gone is fine."""
         try:
-            await asyncio.to_thread(self._call, "DELETE", path)
+            await self._call("DELETE", path)
         except errors.NotFound:
             return
 
     async def patch(self, path: str, body: Any, kind: PatchKind = "merge") -> dict[str, Any]:
-        result = await asyncio.to_thread(
-            self._call, "PATCH", path, body=body, content_type=_CONTENT_TYPES[kind])
-        return dict(result)
+        return self._written(await self._call("PATCH", path, body=body,
+                                              content_type=_CONTENT_TYPES[kind]))
 
-
-MAX_RETRY_AFTER = 60.0  # a server asking for more is waited out in steps of this
-
-
-def _retry_after(headers: Any, payload: Any) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds; an HTTP date is ignored) or from the
-    Status body's ``details.retryAfterSeconds``; None when neither says."""
-    candidates: list[Any] = []
-    with contextlib.suppress(AttributeError):
-        candidates.append(headers.get("Retry-After") if headers is not None else None)
-    if isinstance(payload, dict) and isinstance(payload.get("details"), dict):
-        candidates.append(payload["details"].get("retryAfterSeconds"))
-    for value in candidates:
+    async def watch(self, path: str, *, resource_version: str | None,
+                    label_selector: str | None = None, timeout_seconds: int = 300
+                    ) -> AsyncIterator[dict[str, Any]]:
+        """The watch events (``{"type", "object"}``, bookmarks and ERROR included) from
+        ``resource_version`` until the server ends the stream; a broken stream raises
+        ApiUnavailable, an HTTP error its translation."""
+        await self.limiter.acquire()
+        session = await self._client()
+        query = {"watch": "1", "allowWatchBookmarks": "true",
+                 "timeoutSeconds": str(timeout_seconds)}
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        if label_selector:
+            query["labelSelector"] = label_selector
         try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            continue
-        if seconds >= 0:
-            return min(seconds, MAX_RETRY_AFTER)
-    return None
-
-
-def _translate(status: int | None, reason: str | None, body: Any, method: str, path: str,
-               headers: Any = None) -> errors.ApiError:
-    status = int(status or 0)
-    reason, message = str(reason or ""), ""
-    payload: Any = None
-    try:
-        payload = json.loads(body or "{}")
-        message = str(payload.get("message") or "")
-        reason = str(payload.get("reason") or reason)
-    except (TypeError, ValueError, AttributeError):
-        message = str(body or "")[:200]
-    text = f"{method} {path}: HTTP {status} {reason}: {message}".rstrip(": ")
-    cls: type[errors.ApiError]
-    if status == 404:
-        cls = errors.NotFound
-    elif status == 409:
-        cls = errors.Conflict
-    elif status == 422:
-        cls = errors.Invalid
-    elif status == 429 or status >= 500 or status == 0:
-        cls = errors.ApiUnavailable
-    else:
-        cls = errors.ApiError
-    return cls(text, status=status, reason=reason, retry_after=_retry_after(headers, payload)
-               if status in (429, 503) else None)
+            async with session.get(
+                self.config.server + path, params=query, headers=await self._headers(None),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeout,
+                                              sock_read=timeout_seconds + 30),
+            ) as response:
+                if not 200 <= response.status < 300:
+                    raise translate(response.status, response.reason, await response.read(),
+                                    "GET", path, response.headers)
+                async for line in response.content:
+                    if line.strip():
+                        yield json.loads(line)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            raise errors.ApiUnavailable(f"watch {path}: {type(exc).__name__}: {exc}") from exc

@@ -1,9 +1,14 @@
 """Ensure-style writes of owned objects: read, do nothing when true, else a minimal patch.
 
-An :class:`ObjectStore` lives for one reconcile pass and remembers what it read (and listed),
-so the observation and the actions of a pass share one GET per object. It never takes over an
-object it does not own (no ownerReference to this FinNexusDeployment): that is an
-:class:`~finnexus_operator.errors.OwnershipError`, reported, never overwritten.
+An :class:`ObjectStore` lives for one reconcile pass. With the operator's informer cache
+(:class:`~finnexus_operator.adapters.cache.ClusterCache`) it reads from there and sends only
+writes; it GETs only what the cache cannot answer (an object of our name that carries no
+managed-by label: found by a 409 on create). Without one (a tool, a unit test) it reads from
+the API and remembers what it read (and listed), so a pass makes one GET per object.
+
+It never takes over an object it does not own (no ownerReference to this
+FinNexusDeployment): that is an :class:`~finnexus_operator.errors.OwnershipError`, reported,
+never overwritten.
 
 What to patch (drift, without fighting API-server defaulting) is decided in
 :mod:`~finnexus_operator.adapters.drift`.
@@ -12,12 +17,15 @@ What to patch (drift, without fighting API-server defaulting) is decided in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finnexus_operator import constants, errors
 from finnexus_operator.adapters import drift
 from finnexus_operator.adapters.kube import KubeClient, api_path
 from finnexus_operator.core import manifests
+
+if TYPE_CHECKING:
+    from finnexus_operator.adapters.cache import ClusterCache
 
 __all__ = [
     "KINDS",
@@ -55,9 +63,11 @@ def is_owned_by(obj: Mapping[str, Any] | None, uid: str) -> bool:
 class ObjectStore:
     """Owned objects of one FinNexusDeployment, read once per pass, written minimally."""
 
-    def __init__(self, kube: KubeClient, owner_uid: str) -> None:
+    def __init__(self, kube: KubeClient, owner_uid: str,
+                 cache: ClusterCache | None = None) -> None:
         self.kube = kube
         self.owner_uid = owner_uid
+        self.shared = cache
         self._cache: dict[str, dict[str, Any] | None] = {}
         self._lists: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self.writes: list[str] = []  # "PATCH Ingress ns/name" — for logs and tests
@@ -65,7 +75,15 @@ class ObjectStore:
     async def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         path = object_path(kind, namespace, name)
         if path not in self._cache:
+            if self.shared is not None and self.shared.watches(kind, namespace):
+                return self.shared.get(kind, namespace, name)
             self._cache[path] = await self.kube.get(path)
+        return self._cache[path]
+
+    async def _read_fresh(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """GET it (the cache does not hold it: not labelled as ours), remembered for the pass."""
+        path = object_path(kind, namespace, name)
+        self._cache[path] = await self.kube.get(path)
         return self._cache[path]
 
     async def list_labelled(self, kind: str, namespace: str, name: str
@@ -76,6 +94,9 @@ class ObjectStore:
         everything); ownership is the caller's to check. Listed objects are remembered, so a
         later :meth:`read` of one of them costs no request."""
         key = (kind, namespace, name)
+        if key not in self._lists and self.shared is not None and self.shared.watches(
+                kind, namespace):
+            self._lists[key] = self.shared.labelled(kind, namespace, name)
         if key not in self._lists:
             found = await self.kube.list(collection_path(kind, namespace),
                                          label_selector=f"{constants.LABEL_NAME}={name}")
@@ -103,8 +124,7 @@ class ObjectStore:
             self._cache[path] = await self.kube.create(
                 collection_path(kind, meta["namespace"]), desired)
         except errors.Conflict:  # created meanwhile (by us in an earlier pass, or not)
-            self._cache.pop(path, None)
-            if await self.read(kind, meta["namespace"], meta["name"]) is None:
+            if await self._read_fresh(kind, meta["namespace"], meta["name"]) is None:
                 raise
             return None
         self.writes.append(f"CREATE {kind} {meta['namespace']}/{meta['name']}")
@@ -162,6 +182,8 @@ class ObjectStore:
         path = object_path(kind, namespace, name)
         await self.kube.delete(path)
         self._cache[path] = None
+        if self.shared is not None:
+            self.shared.forget(kind, namespace, name)
         for (listed_kind, listed_ns, _), listed in self._lists.items():
             if (listed_kind, listed_ns) == (kind, namespace):
                 listed[:] = [o for o in listed if (o.get("metadata") or {}).get("name") != name]

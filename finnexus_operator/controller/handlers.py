@@ -4,15 +4,11 @@ Only event handlers are registered: no finalizers, no kopf annotations or status
 the resource (the operator writes only ``status`` and removes a handled request annotation),
 so it never fights a GitOps tool over the resource's metadata.
 
-The objects the resource owns are watched too (DESIGN §2.1 rule 6: a hand edit is corrected
-promptly, not at the next resync): Deployments, Services and Ingresses labelled
-``app.kubernetes.io/managed-by: finnexus-operator``, and the ReplicaSets and pods that carry
-``finnexus.ai/color`` (their labels come from our pod templates, so they carry no managed-by
-label). An event only wakes the owning resource's worker -- the owner from the object's
-``ownerReferences``, or for ReplicaSets and pods from their ``app.kubernetes.io/name`` label;
-kopf's ``on.event`` keeps no state on the objects (no finalizer, no annotation: nothing is
-written because something was watched). The same label selectors are given to the API server
-(``settings.watching.label_selectors``), so the operator never streams every pod of a cluster.
+kopf watches the FinNexusDeployments; each event's body goes into the operator's cache (a pass
+never GETs the resource) and wakes its pass, unless it is older than what the cache holds or
+the echo of the operator's own write. What the resource owns is watched by the operator's own
+informers (:mod:`finnexus_operator.adapters.cache`), which wake the owner themselves
+(DESIGN §2.1 rule 6: a hand edit is corrected promptly, not at the next resync).
 """
 
 from __future__ import annotations
@@ -26,29 +22,9 @@ import kopf
 from finnexus_operator import constants
 from finnexus_operator.controller.runtime import Runtime
 
-__all__ = ["MANAGED_SELECTOR", "OWNED", "PEERING_NAME", "POD_LABELLED", "owner_names",
-           "register"]
+__all__ = ["PEERING_NAME", "register"]
 
 PEERING_NAME = "finnexus-operator"
-
-MANAGED_SELECTOR = f"{constants.LABEL_MANAGED_BY}={constants.MANAGED_BY}"
-# (group, version, plural) of the watched owned kinds, and of the kinds our pod templates label
-OWNED: tuple[tuple[str, str, str], ...] = (
-    ("apps", "v1", "deployments"),
-    ("", "v1", "services"),
-    ("networking.k8s.io", "v1", "ingresses"),
-)
-POD_LABELLED: tuple[tuple[str, str, str], ...] = (
-    ("apps", "v1", "replicasets"),
-    ("", "v1", "pods"),
-)
-
-
-def owner_names(meta: Mapping[str, Any]) -> list[str]:
-    """The FinNexusDeployments named in an object's ownerReferences."""
-    return [str(ref["name"]) for ref in meta.get("ownerReferences") or []
-            if ref.get("kind") == constants.KIND and ref.get("name")
-            and str(ref.get("apiVersion") or "").split("/")[0] == constants.GROUP]
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -61,10 +37,6 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 30
-        for group, version, plural in OWNED:  # server-side filters, as the handlers' labels=
-            settings.watching.label_selectors[group, version, plural] = MANAGED_SELECTOR
-        for group, version, plural in POD_LABELLED:
-            settings.watching.label_selectors[group, version, plural] = constants.LABEL_COLOR
         if runtime.settings.leader_election:
             settings.peering.name = PEERING_NAME
             settings.peering.mandatory = True
@@ -79,32 +51,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         await runtime.stop()
 
     @kopf.on.event(constants.GROUP, constants.VERSION, constants.PLURAL, registry=registry)
-    async def on_event(*, type: str, name: str, namespace: str | None, meta: kopf.Meta,
-                       **_: Any) -> None:
-        if runtime.queue is None or namespace is None:
-            return
-        runtime.queue.notify(namespace, name, deleted=type == "DELETED",
-                                  resource_version=meta.get("resourceVersion"))
-
-    async def on_owned_event(*, namespace: str | None, meta: kopf.Meta, **_: Any) -> None:
-        """An owned object changed (or was deleted): its owner's worker runs a pass now."""
-        if runtime.queue is None or namespace is None:
-            return
-        for owner in owner_names(meta):
-            runtime.queue.notify(namespace, owner)
-
-    async def on_pod_event(*, namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
-        """A pod or ReplicaSet of one of our colours changed: wake the resource it is named for."""
-        owner = labels.get(constants.LABEL_NAME)
-        if runtime.queue is None or namespace is None or not owner:
-            return
-        runtime.queue.notify(namespace, owner)
-
-    for group, version, plural in OWNED:
-        kopf.on.event(group, version, plural, registry=registry,
-                      id=f"owned-{plural}",
-                      labels={constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
-                      )(on_owned_event)
-    for group, version, plural in POD_LABELLED:
-        kopf.on.event(group, version, plural, registry=registry, id=f"labelled-{plural}",
-                      labels={constants.LABEL_COLOR: kopf.PRESENT})(on_pod_event)
+    async def on_event(*, type: str, event: Mapping[str, Any], **_: Any) -> None:
+        body = event.get("object") if isinstance(event, Mapping) else None
+        if isinstance(body, Mapping):
+            runtime.resource_event(str(type or event.get("type") or ""), body)

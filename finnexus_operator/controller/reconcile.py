@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from finnexus_operator import errors
+from finnexus_operator.adapters.cache import ClusterCache
 from finnexus_operator.adapters.health import HealthProber
 from finnexus_operator.adapters.kube import KubeClient
 from finnexus_operator.adapters.metrics import MetricProvider, measure
@@ -65,7 +66,7 @@ class _ClusterIO:
         self.reconciler, self.body, self.spec = reconciler, body, spec
         self.owner = {"name": meta["name"], "namespace": meta["namespace"],
                       "uid": meta.get("uid", "")}
-        self.store = ObjectStore(reconciler.kube, self.owner["uid"])
+        self.store = ObjectStore(reconciler.kube, self.owner["uid"], reconciler.cache)
         self.pods: Sequence[Mapping[str, Any]] = ()
         self.decided_at = time.time()  # when the last input of the decision arrived
         self.stored: FinNexusDeploymentStatus | None = None  # the status as last written
@@ -119,8 +120,10 @@ class Reconciler:
 
     def __init__(self, kube: KubeClient, *, prober: HealthProber | None = None,
                  provider: MetricProvider | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow,
+                 cache: ClusterCache | None = None) -> None:
         self.kube = kube
+        self.cache = cache  # None: every pass reads from the API (tools, unit tests)
         self.resources = ResourceClient(kube)
         self.prober = prober or HealthProber()
         self.provider = provider
@@ -137,8 +140,16 @@ class Reconciler:
         finally:
             telemetry.RECONCILE_DURATION.observe(time.perf_counter() - started)
 
+    async def _body(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The resource as last seen: from the cache (kopf's watch and our writes' answers;
+        never decided on before every informer has listed), else a GET."""
+        if self.cache is None:
+            return await self.resources.get(namespace, name)
+        await self.cache.wait_synced()
+        return self.cache.resource(namespace, name)
+
     async def reconcile(self, namespace: str, name: str) -> PassResult:
-        body = await self.resources.get(namespace, name)
+        body = await self._body(namespace, name)
         if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
             return PassResult(None)
         stored = _parse_status(body, namespace, name)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from finnexus_operator.core.clock import iso, seconds_since
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.observed import Observed
-from finnexus_operator.models.phases import Phase, Reason, Result
+from finnexus_operator.models.phases import ROUTINE, Phase, Reason, Result
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from finnexus_operator.models.status import (
     AnalysisStatus,
@@ -64,6 +64,9 @@ class Rollout:
         return self.st.active_color
 
     def event(self, reason: Reason, message: str, *, warning: bool = False) -> None:
+        """Post an Event, unless the step is routine (the status says it: ``ROUTINE``)."""
+        if reason in ROUTINE:
+            return
         self.events.append(Event("Warning" if warning else "Normal", reason.value, message))
 
     def enter(self, phase: Phase, message: str, reason: Reason, *, warning: bool = False) -> None:

@@ -22,7 +22,6 @@ from finnexus_operator.models.status import FinNexusDeploymentStatus
 
 __all__ = [
     "POLL_SECONDS",
-    "RESYNC_SECONDS",
     "Due",
     "RoundTimer",
     "due",
@@ -31,7 +30,6 @@ __all__ = [
     "requeue_after",
 ]
 
-RESYNC_SECONDS = 60.0  # a pass at least this often, even with nothing in progress
 POLL_SECONDS = 2.0  # readiness and rollback confirmation are polled at most this far apart
 
 
@@ -119,9 +117,11 @@ def due(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
 
 
 def requeue_after(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus,
-                  observed: Observed, now: datetime, *, decided_events: bool) -> float:
-    """Seconds until the next pass is needed for the decided ``status``."""
-    waits = [RESYNC_SECONDS]
+                  observed: Observed, now: datetime, *, decided_events: bool) -> float | None:
+    """Seconds until time itself needs the next pass for the decided ``status``; None when
+    nothing is timed (e.g. Stable with no scale-down pending: only a change brings a pass —
+    the watches deliver every change, and the operator's periodic resync is not the core's)."""
+    waits: list[float] = []
     health = health_timer(spec, status, observed, now)
     if health is not None:
         waits.append(health.next_in)
@@ -140,4 +140,4 @@ def requeue_after(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus
         after = parse(status.scale_down.after)
         if after is not None:
             waits.append(max(0.0, (after - now) / timedelta(seconds=1)))
-    return min(waits)
+    return min(waits) if waits else None

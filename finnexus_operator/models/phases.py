@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Condition", "Phase", "Reason", "Request", "Result"]
+__all__ = ["ROUTINE", "Condition", "Phase", "Reason", "Request", "Result"]
 
 
 class Phase(StrEnum):
@@ -93,3 +93,14 @@ class Reason(StrEnum):
     TRAFFIC_SERVED = "TrafficServed"
     NO_TRAFFIC = "NoTraffic"
     AS_EXPECTED = "AsExpected"
+
+
+# Routine steps of a rollout: the status (phase, message) and the conditions say them; no
+# Event is posted for them (issue 9: Events only for what a person wants to read). Posted:
+# a new revision, the switch, the promotion, AwaitingPromotion (it waits for a person), a
+# supersede, a rollback (Warning, with its reason) and its result, Failed, Invalid, requests
+# accepted/refused, ownership conflicts, a stable colour without pods.
+ROUTINE: frozenset[Reason] = frozenset({
+    Reason.DEPLOYING, Reason.CANDIDATE_READY, Reason.ANALYSIS_STARTED, Reason.ANALYSIS_PASSED,
+    Reason.SCALED_DOWN, Reason.PAUSED, Reason.STABLE,
+})

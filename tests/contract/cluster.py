@@ -218,22 +218,23 @@ class Cluster:
             kube = KubeClient(load_api_client(self.kubeconfig))
             executor = Executor(ObjectStore(kube, owner["uid"]), ResourceClient(kube), owner,
                                 None)
-            await executor.apply(todo, time.time())
+            try:
+                await executor.apply(todo, time.time())
+            finally:
+                await kube.close()
         asyncio.run(run())
 
     # -- reconcile passes --
     def passes(self, name: str = "web") -> int:
-        """How many reconcile passes of ``name`` the operator has begun.
-
-        Every pass begins by reading the resource: the operator's own client (not kopf) GETs
-        the object, and nothing else of the operator GETs that exact path."""
-        path = self.cr_path(name)
-        return sum(1 for method, p, query in self.api.requests.by_agent(USER_AGENT)
-                   if method == "GET" and p == path and "watch" not in query)
+        """How many reconcile passes of ``name`` the operator has begun (its work queue
+        counts them: a pass reads the cache, so no request marks its start)."""
+        assert self.operator is not None and self.operator.runtime.queue is not None, \
+            "passes() needs the operator in this process"
+        return self.operator.runtime.queue.begun[(NS, name)]
 
     def nudge(self, name: str = "web") -> None:
         """Touch a test-only annotation: a watch event, so the operator runs a pass now rather
-        than at its resync (60 s when nothing is in progress). Nothing in the operator reads
+        than never (nothing is timed when nothing is in progress). Nothing in the operator reads
         the annotation; ``writes()`` leaves these patches out."""
         self._nudges += 1
         self.api.patch(f"{self.cr_path(name)}?fieldManager={NUDGE}", {"metadata": {

@@ -119,12 +119,14 @@ def test_hand_edits_of_owned_objects_are_corrected_promptly(cluster: Cluster) ->
     assert not [w for w in after if "/deployments/" in w[1] or "/services/" in w[1]
                 or "/ingresses/" in w[1]], after
     assert kopf_writes(cluster) == []
-    # ...and the watches ask the API server only for what the operator owns (by label).
+    # ...and the watches ask the API server only for what the operator owns (by label): kopf
+    # watches the resource, the operator's informers what it owns.
     selectors = {p.rsplit("/", 1)[-1]: q.get("labelSelector")
-                 for m, p, q in cluster.api.requests.by_agent("kopf/")
-                 if m == "GET" and q.get("watch") == "true"}
+                 for m, p, q in cluster.operator_requests()
+                 if m == "GET" and q.get("watch") in ("true", "1")}
     assert selectors == {
         "finnexusdeployments": None,
+        "controllerrevisions": "app.kubernetes.io/managed-by=finnexus-operator",
         "deployments": "app.kubernetes.io/managed-by=finnexus-operator",
         "services": "app.kubernetes.io/managed-by=finnexus-operator",
         "ingresses": "app.kubernetes.io/managed-by=finnexus-operator",

@@ -51,3 +51,44 @@ async def test_an_object_we_do_not_own_is_never_taken_over() -> None:
     with pytest.raises(errors.OwnershipError, match="not owned"):
         await store.ensure(manifests.service(OWNER, "web", "green", SPEC))
     assert kube.writes == []
+
+
+class CountingKube(FakeKube):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    async def get(self, path: str) -> dict[str, object] | None:  # type: ignore[override]
+        self.reads.append(f"GET {path}")
+        return await super().get(path)
+
+    async def list(self, path: str, label_selector: str | None = None  # type: ignore[override]
+                   ) -> list[dict[str, object]]:
+        self.reads.append(f"LIST {path}")
+        return await super().list(path, label_selector)
+
+
+async def test_with_the_cache_a_pass_reads_nothing_and_gets_only_what_it_lacks() -> None:
+    from finnexus_operator.adapters.cache import ClusterCache
+
+    kube = CountingKube()
+    cache = ClusterCache(kube)  # type: ignore[arg-type]
+    kube_writes = ObjectStore(kube, "u-1")  # type: ignore[arg-type]
+    await kube_writes.ensure(manifests.service(OWNER, "web", "blue", SPEC))
+    cache.absorb(kube.objects["/api/v1/namespaces/ns/services/web"])  # as a write's answer
+    kube.reads.clear()
+    store = ObjectStore(kube, "u-1", cache)  # type: ignore[arg-type]
+    assert not await store.ensure(manifests.service(OWNER, "web", "blue", SPEC))
+    assert await store.list_labelled("Service", "ns", "web") != []
+    assert kube.reads == []  # the cache answered
+    # An object of our name the cache does not hold (its label removed by hand): the create
+    # answers 409, then it is read, found ours, and its labels are written back.
+    kube.put("/api/v1/namespaces/ns/services/web-preview", {
+        **manifests.service(OWNER, "web-preview", "blue", SPEC),
+        "metadata": {**manifests.service(OWNER, "web-preview", "blue", SPEC)["metadata"],
+                     "labels": {}}})
+    assert await store.ensure(manifests.service(OWNER, "web-preview", "blue", SPEC))
+    assert kube.reads == ["GET /api/v1/namespaces/ns/services/web-preview"]
+    assert {(o["path"], o["value"]) for o in kube.writes[-1][2]} == {
+        ("/metadata/labels/app.kubernetes.io~1name", "web"),
+        ("/metadata/labels/app.kubernetes.io~1managed-by", "finnexus-operator")}

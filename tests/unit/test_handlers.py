@@ -1,34 +1,25 @@
-"""The kopf registrations: owned objects are watched (by label), each event wakes its owner."""
+"""The kopf registrations: only the resource is watched by kopf; its events feed the cache and
+wake its pass (owned kinds are watched by the operator's informers, not by kopf)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import kopf
 
+from finnexus_operator.adapters.cache import ClusterCache
+from finnexus_operator.adapters.kube import ClientConfig, KubeClient
 from finnexus_operator.controller import handlers
 from finnexus_operator.controller.runtime import Runtime
 from finnexus_operator.settings import Settings
 
 
-def test_the_owner_is_the_finnexus_deployment_in_the_owner_references() -> None:
-    meta = {"ownerReferences": [
-        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-blue-x"},
-        {"apiVersion": "finnexus.ai/v1alpha1", "kind": "FinNexusDeployment", "name": "web"},
-        {"apiVersion": "other.io/v1", "kind": "FinNexusDeployment", "name": "impostor"},
-    ]}
-    assert handlers.owner_names(meta) == ["web"]
-    assert handlers.owner_names({}) == []
-
-
-def test_owned_kinds_and_pods_are_watched_with_label_filters() -> None:
+def test_only_the_resource_is_watched_by_kopf_and_nothing_stores_state() -> None:
     registry = kopf.OperatorRegistry()
     handlers.register(registry, Runtime(Settings(metrics_port=0, health_port=0)))
-    watched = {(h.selector.group, h.selector.version, h.selector.any_name): h
-               for h in registry._watching.get_all_handlers() if h.selector is not None}
-    for kind in handlers.OWNED:
-        assert dict(watched[kind].labels or {}) == {
-            "app.kubernetes.io/managed-by": "finnexus-operator"}, kind
-    for kind in handlers.POD_LABELLED:
-        assert dict(watched[kind].labels or {}) == {"finnexus.ai/color": kopf.PRESENT}, kind
+    watched = [(h.selector.group, h.selector.any_name)
+               for h in registry._watching.get_all_handlers() if h.selector is not None]
+    assert watched == [("finnexus.ai", "finnexusdeployments")]
     assert not registry._changing.get_all_handlers()  # nothing that stores state on objects
     assert not registry._spawning.get_all_handlers()  # no timers or daemons: no finalizers
 
@@ -41,22 +32,32 @@ class Queue:
         self.notified.append((namespace, name, kwargs))
 
 
-async def test_each_event_wakes_the_owner_and_never_cancels_it() -> None:
+def body(rv: str, **meta: Any) -> dict[str, Any]:
+    return {"apiVersion": "finnexus.ai/v1alpha1", "kind": "FinNexusDeployment",
+            "metadata": {"namespace": "ns", "name": "web", "resourceVersion": rv, **meta}}
+
+
+async def test_each_event_is_cached_and_wakes_the_resource_unless_older_or_our_own() -> None:
     registry = kopf.OperatorRegistry()
     runtime = Runtime(Settings(metrics_port=0, health_port=0))
     queue = Queue()
     runtime.queue = queue  # type: ignore[assignment]
+    runtime.cache = ClusterCache(KubeClient(ClientConfig("http://127.0.0.1:1")))
     handlers.register(registry, runtime)
-    watched = {h.selector.any_name: h for h in registry._watching.get_all_handlers()
-               if h.selector is not None}
-    owned = {"ownerReferences": [{"apiVersion": "finnexus.ai/v1alpha1",
-                                  "kind": "FinNexusDeployment", "name": "web"}]}
-    await watched["deployments"].fn(type="DELETED", namespace="ns", meta=owned,
-                                    labels={}, name="web-blue")
-    await watched["pods"].fn(type="MODIFIED", namespace="ns", meta={}, name="web-blue-x-1",
-                             labels={"app.kubernetes.io/name": "web",
-                                     "finnexus.ai/color": "blue"})
-    await watched["replicasets"].fn(type="ADDED", namespace="ns", meta={}, name="x",
-                                    labels={"finnexus.ai/color": "blue"})  # no name: nobody
-    # a deleted owned object wakes the resource (it is re-created), it never stops its worker
-    assert queue.notified == [("ns", "web", {}), ("ns", "web", {})]
+    [handler] = [h for h in registry._watching.get_all_handlers() if h.selector is not None]
+
+    async def event(type_: str | None, obj: dict[str, Any]) -> None:
+        await handler.fn(type=type_, event={"type": type_, "object": obj})
+
+    await event(None, body("5"))  # kopf's initial listing has no type
+    assert runtime.cache.resource("ns", "web") == body("5")
+    await event("MODIFIED", body("4"))  # older than what is held: nothing new
+    runtime.cache.absorb(body("7", annotations={"a": "b"}))  # the answer of our own write
+    await event("MODIFIED", body("7", annotations={"a": "b"}))  # ... and its echo
+    await event("MODIFIED", body("8"))
+    await event("DELETED", body("9"))
+    assert [(n[2].get("cause"), n[2].get("deleted")) for n in queue.notified] == [
+        (("FinNexusDeployment", "ns", "web", "5"), None),
+        (("FinNexusDeployment", "ns", "web", "8"), None),
+        (None, True)]
+    assert runtime.cache.resource("ns", "web") is None

@@ -117,3 +117,26 @@ async def test_a_failing_pod_fails_the_round_with_its_reason(
     got = await prober.run(probe(path, port=port, expected=1, timeout=0.2), pods)
     assert got == HealthRound(False, 1, detail.format(port=app_port))
 
+
+
+async def test_probes_of_every_resource_share_one_bound() -> None:
+    in_flight = peak = 0
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return web.Response(text="ok")
+
+    async with loopback_server({"/health": slow}) as port:
+        prober = HealthProber(max_concurrent=3)
+        rounds = [prober.run(HealthProbe(name=f"r{i}", color="green", revision="r2", port="http",
+                                         path="/health", timeout=2.0, expected=4),
+                             [pod(f"r{i}-{j}", app=f"r{i}", port=port) for j in range(4)])
+                  for i in range(5)]  # 5 resources x 4 pods probing at once
+        results = await asyncio.gather(*rounds)
+        await prober.close()
+    assert all(r.ok for r in results), results
+    assert peak == 3 == prober.peak  # never more than the bound, and the bound is used

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from finnexus_operator import errors
-from finnexus_operator.adapters.kube import MAX_RETRY_AFTER, _translate
+from finnexus_operator.adapters.kubeerrors import MAX_RETRY_AFTER
+from finnexus_operator.adapters.kubeerrors import translate as _translate
 
 
 def status(code: int, reason: str, **details: object) -> str:

@@ -7,11 +7,12 @@ from structlog.testing import capture_logs
 
 from finnexus_operator import errors
 from finnexus_operator.adapters import routers
+from finnexus_operator.adapters.kube import ClientConfig
 from finnexus_operator.adapters.prometheus import PrometheusProvider
 from finnexus_operator.controller.runtime import Runtime
 from finnexus_operator.settings import Settings
 
-API_CLIENT = object()  # never called: start() builds clients, it sends no request
+API_CLIENT = ClientConfig("http://127.0.0.1:9")  # start() builds clients, sends nothing
 
 
 async def test_a_router_kind_without_a_registration_fails_the_start(

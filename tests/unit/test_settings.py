@@ -38,3 +38,17 @@ def test_bad_settings_are_rejected_with_a_clear_message(
 ) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(argv, env)
+
+
+def test_api_load_settings_have_defaults_flags_and_variables() -> None:
+    s = parse([])
+    assert (s.api_qps, s.api_burst, s.workers, s.max_concurrent_probes, s.resync_seconds) == (
+        50.0, 100, 8, 64, 3600.0)
+    s = parse(["--api-qps", "5", "--workers", "2", "--resync-seconds", "0"],
+              {"FINNEXUS_API_BURST": "7", "FINNEXUS_MAX_CONCURRENT_PROBES": "3",
+               "FINNEXUS_WORKERS": "9"})
+    assert (s.api_qps, s.api_burst, s.workers, s.max_concurrent_probes, s.resync_seconds) == (
+        5.0, 7, 2, 3, 0.0)
+    for argv in (["--workers", "0"], ["--api-burst", "0"], ["--resync-seconds", "-1"]):
+        with pytest.raises(ValueError):
+            parse(argv)

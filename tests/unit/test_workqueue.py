@@ -162,3 +162,98 @@ async def test_a_retry_after_is_waited_out_even_when_events_arrive() -> None:
     assert len(calls) == 2
     assert calls[1] - calls[0] >= 0.3
     await queue.stop()
+
+
+async def test_a_fixed_pool_runs_at_most_workers_passes_at_once() -> None:
+    running = peak = passes = 0
+    all_done = asyncio.Event()
+
+    async def reconcile(namespace: str, name: str) -> PassResult:
+        nonlocal running, peak, passes
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        passes += 1
+        if passes == 40:
+            all_done.set()
+        return PassResult(None)
+
+    queue = WorkQueue(reconcile, workers=4)
+    for i in range(40):
+        queue.notify("ns", f"r{i}")
+    await asyncio.wait_for(all_done.wait(), 5)
+    assert peak == 4 == queue.busy_peak
+    # Idle: nothing per object is left, only the pool and its one timer task.
+    assert queue.active == 0 and queue.tasks == 4 + 1
+    await queue.stop()
+
+
+async def test_events_for_a_queued_key_are_deduplicated() -> None:
+    passes: list[str] = []
+    gate = asyncio.Event()
+
+    async def reconcile(namespace: str, name: str) -> PassResult:
+        passes.append(name)
+        if name == "blocker":
+            await gate.wait()
+        return PassResult(None)
+
+    queue = WorkQueue(reconcile, workers=1)
+    queue.notify("ns", "blocker")
+    await asyncio.sleep(0.01)
+    for _ in range(5):  # the only worker is busy: web waits in the queue, once
+        queue.notify("ns", "web")
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert passes == ["blocker", "web"]
+    await queue.stop()
+
+
+async def test_delayed_requeues_come_from_one_heap_in_time_order() -> None:
+    order: list[str] = []
+    done = asyncio.Event()
+    first: set[str] = set()
+
+    async def reconcile(namespace: str, name: str) -> PassResult:
+        if name in first:
+            order.append(name)
+            if len(order) == 3:
+                done.set()
+            return PassResult(None)
+        first.add(name)
+        return PassResult({"a": 0.15, "b": 0.05, "c": 0.1}[name])
+
+    queue = WorkQueue(reconcile)
+    for name in "abc":
+        queue.notify("ns", name)
+    await asyncio.wait_for(done.wait(), 2)
+    assert order == ["b", "c", "a"]
+    assert queue.tasks == queue.workers + 1  # timers are heap entries, not tasks
+    await queue.stop()
+
+
+async def test_an_event_that_is_the_echo_of_the_pass_own_write_does_not_rerun_it() -> None:
+    """The watch event of our own write can arrive before the write's answer: it is held
+    until the pass ends, then dropped if it carries the version the write returned."""
+    own: set[str] = set()
+    passes = 0
+
+    async def reconcile(namespace: str, name: str) -> PassResult:
+        nonlocal passes
+        passes += 1
+        queue.notify("ns", "web", cause=("Deployment", "ns", "web-blue", "7"))  # echo first
+        own.add("7")  # ... then the answer, recorded as ours
+        queue.notify("ns", "web", cause=("Pod", "ns", "web-blue-1", "8")) if passes == 2 \
+            else None
+        return PassResult(None)
+
+    queue = WorkQueue(reconcile, is_own=lambda cause: cause[3] in own)
+    queue.notify("ns", "web")
+    await asyncio.sleep(0.05)
+    assert passes == 1  # its own echo: no second pass
+    queue.notify("ns", "web", cause=("Pod", "ns", "web-blue-1", "9"))
+    await asyncio.sleep(0.05)
+    assert passes == 3  # a real change during the pass runs it once more
+    assert list(queue.causes[("ns", "web")]) == ["event", "Pod", "Pod"]
+    await queue.stop()

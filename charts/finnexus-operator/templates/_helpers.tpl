@@ -65,7 +65,7 @@ election); tests/packaging/test_rbac.py renders the chart and compares them.
 {{- define "finnexus.rules" -}}
 - apiGroups: ["finnexus.ai"]
   resources: ["finnexusdeployments"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["finnexus.ai"]
   resources: ["finnexusdeployments/status"]
   verbs: ["patch"]
@@ -86,7 +86,7 @@ election); tests/packaging/test_rbac.py renders the chart and compares them.
   verbs: ["list", "watch"]
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
-  verbs: ["get", "create", "list", "delete"]
+  verbs: ["get", "create", "list", "watch", "delete"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

@@ -58,7 +58,7 @@ def test_analysis_rounds_and_limits(limits: dict[str, int], rounds: str, phase: 
     if phase is Phase.STABLE:
         assert p.status.stable_revision == R2 and p.status.active_color == GREEN
         assert sim.status.history[-1].result == "Promoted"
-        assert "AnalysisPassed" in sim.events(p)
+        assert "Promoted" in sim.events(p) and "AnalysisPassed" not in sim.events(p)
         assert sim.status.history[-1].reason == "analysis passed 3/3 rounds" or (
             limits.get("checks") == 1)
     if phase is Phase.ROLLING_BACK:

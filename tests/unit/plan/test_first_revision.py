@@ -39,7 +39,7 @@ def test_first_pass_creates_blue_candidate_and_no_traffic_route() -> None:
     assert kinds(p.actions) == ["Services", f"Ensure:blue:{R1}:2", "Preview:blue"]
     assert p.status.candidate_color == BLUE and p.status.candidate_revision == R1
     assert p.status.active_color is None
-    assert [e.reason for e in p.events] == ["NewRevision", "Deploying"]
+    assert [e.reason for e in p.events] == ["NewRevision"]  # Deploying: routine, no Event
 
 
 def test_ensure_deployment_carries_the_template_as_stored() -> None:
