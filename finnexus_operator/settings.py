@@ -41,6 +41,7 @@ class Settings:
     health_port: int = 8081  # kopf liveness endpoint /healthz; 0 disables
     leader_election: bool = False
     kubeconfig: str | None = None
+    notifications_config: str | None = None  # YAML receivers (adapters.notify); URLs in files
 
     @property
     def clusterwide(self) -> bool:
@@ -87,6 +88,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *,
         help="run several replicas, one active (kopf peering 'finnexus-operator') "
         "[FINNEXUS_LEADER_ELECTION]")
     add("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    add("--notifications-config", metavar="FILE", help="YAML file of notification receivers "
+        "(webhook|slack; each URL read from its urlFile) [FINNEXUS_NOTIFICATIONS_CONFIG]")
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None, *,
@@ -139,6 +142,8 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
         health_port=int(number(args.health_port, "HEALTH_PORT", 8081)),
         leader_election=boolean(args.leader_election, "LEADER_ELECTION"),
         kubeconfig=args.kubeconfig,
+        notifications_config=pick(getattr(args, "notifications_config", None),
+                                  "NOTIFICATIONS_CONFIG"),
     )
     if settings.log_format not in ("auto", "json", "console"):
         raise ValueError(f"log format {settings.log_format!r}: expected auto, json or console")

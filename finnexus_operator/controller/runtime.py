@@ -9,8 +9,10 @@ from prometheus_client import start_http_server
 from finnexus_operator.adapters.health import HealthProber
 from finnexus_operator.adapters.kube import KubeClient, load_api_client
 from finnexus_operator.adapters.metrics import MetricProvider, make_provider
+from finnexus_operator.adapters.notify import load_config
 from finnexus_operator.adapters.prometheus import display_url
 from finnexus_operator.adapters.routers import check_routers
+from finnexus_operator.controller.notifier import Notifier
 from finnexus_operator.controller.reconcile import Reconciler
 from finnexus_operator.controller.workqueue import WorkQueue
 from finnexus_operator.logs import get_logger
@@ -30,6 +32,7 @@ class Runtime:
         self.queue: WorkQueue | None = None
         self.reconciler: Reconciler | None = None
         self.provider: MetricProvider | None = None
+        self.notifier: Notifier | None = None
 
     async def start(self) -> None:
         """Check the registries, then build the clients; a ConfigError stops the start."""
@@ -40,15 +43,19 @@ class Runtime:
         if self.provider is None:
             log.warning("no --prometheus-url: resources with spec.analysis will see query "
                         "errors and be rolled back, never promoted")
+        self.notifier = Notifier(load_config(s.notifications_config)
+                                 if s.notifications_config else ())
+        await self.notifier.start()
         self.reconciler = Reconciler(KubeClient(api_client), prober=HealthProber(),
-                                     provider=self.provider)
+                                     provider=self.provider, notifier=self.notifier)
         self.queue = WorkQueue(self.reconciler)
         if s.metrics_port:
             start_http_server(s.metrics_port)
         log.info("operator started", namespaces=list(s.namespaces) or "all",
                  metrics_provider=s.metrics_provider,
                  prometheus=display_url(s.prometheus_url) if s.prometheus_url else None,
-                 metrics_port=s.metrics_port)
+                 metrics_port=s.metrics_port,
+                 notification_receivers=[r.name for r in self.notifier.receivers])
 
     async def stop(self) -> None:
         if self.queue is not None:
@@ -57,3 +64,5 @@ class Runtime:
             await self.reconciler.prober.close()
         if self.provider is not None:
             await self.provider.close()
+        if self.notifier is not None:
+            await self.notifier.stop()
