@@ -58,6 +58,10 @@ class Notifier:
                                 notification=outcome.event,
                                 object=f"{outcome.namespace}/{outcome.name}")
 
+    def pending(self) -> dict[str, int]:
+        """Notifications queued per receiver."""
+        return {name: queue.qsize() for name, queue in self._queues.items()}
+
     async def start(self) -> None:
         for receiver in self.receivers:
             self._tasks.append(asyncio.create_task(self._run(receiver),

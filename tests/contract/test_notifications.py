@@ -159,7 +159,7 @@ def run_outcomes(cluster: Cluster, receiver: Receiver) -> None:
     cluster.wait_phase("Invalid")
     cluster.wait_passes(3)
     wait_until(lambda: len(receiver.events("hook")) >= 4, timeout=10)
-    time.sleep(0.5)  # a duplicate, if any, would be on its way: let it land  # noqa: ASYNC251
+    cluster.wait_passes(2)  # a duplicate, if any, would come from one of these passes
 
 
 def test_a_hanging_receiver_never_slows_a_rollback(
