@@ -90,3 +90,21 @@ def test_breach_to_rollback_is_timed_only_for_a_metric_rollback() -> None:
     assert REGISTRY.get_sample_value("finnexus_breach_to_rollback_seconds_count") == before
     telemetry.route_accepted(Plan(status=metric, decision=metric), 10.0, 10.25)
     assert REGISTRY.get_sample_value("finnexus_breach_to_rollback_seconds_count") == before + 1
+
+
+def test_the_readme_metrics_table_lists_every_metric_with_its_labels() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = dict(re.findall(r"^\| `(finnexus_\w+)` \| \w+ \| ([^|]*) \|", readme, re.M))
+    exported = {}
+    for family in REGISTRY.collect():
+        if family.name.startswith("finnexus_"):
+            name = family.name + ("_total" if family.type == "counter" else "")
+            labels = {k for s in family.samples for k in s.labels if k != "le"}
+            exported[name] = labels
+    assert set(table) == set(exported)
+    for name, labels in table.items():
+        documented = set(re.findall(r"`(\w+)`", labels))
+        assert exported[name] <= documented, (name, exported[name], documented)
