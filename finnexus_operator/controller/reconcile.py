@@ -147,7 +147,10 @@ class Reconciler:
 
     async def reconcile(self, namespace: str, name: str) -> PassResult:
         body = await self.resources.get(namespace, name)
-        if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+        if body is None:
+            telemetry.forget(namespace, name)  # gone, even if its DELETED event was missed
+            return PassResult(None)
+        if (body.get("metadata") or {}).get("deletionTimestamp"):
             return PassResult(None)
         stored = _parse_status(body, namespace, name)
         status = self._recover_unwritten(namespace, name, stored)
