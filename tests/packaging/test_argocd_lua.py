@@ -14,6 +14,7 @@ from finnexus_kit.apiserver import ApiServer
 from finnexus_operator.models.phases import Phase, Request
 from tests.contract.cluster import Cluster, running_cluster
 from tests.contract.cluster import resource as contract_resource
+from tests.helpers import wait_until
 from tests.packaging.tools import EXAMPLES
 
 ARGOCD = EXAMPLES / "argocd"
@@ -282,12 +283,33 @@ def test_scripts_on_real_status_from_the_operator(apiserver: ApiServer, kubeconf
         seen = judge(cluster, "RolledBack", timeout=20)
         assert seen["health"]["status"] == "Degraded"
         assert seen["health"]["message"] == f"RolledBack: {seen['status']['message']}"
-        assert "retry" in enabled(seen) and "promote" not in enabled(seen)
+        assert enabled(seen) == {"retry", "undo"}
+        rejected = seen["status"]["rejectedRevision"]
+        act(cluster, seen, "retry")  # the same template again: rejected again, on its own merit
+        seen = judge(cluster, "RolledBack", timeout=20,
+                     history=lambda h: [e["revision"] for e in h].count(rejected) == 2)
+        assert seen["status"]["history"][-1]["reasonKind"] == "health"
+
+        cluster.set_image("app:good4")
+        seen = judge(cluster, "AwaitingPromotion")
+        act(cluster, seen, "abort")
+        seen = judge(cluster, "RolledBack", rejectedRevision=seen["status"]["candidateRevision"])
+        assert seen["status"]["history"][-1]["reasonKind"] == "abort"
+        assert seen["health"]["status"] == "Degraded" and "retry" in enabled(seen)
 
 
-def judge(cluster: Cluster, phase: str, timeout: float = 15.0, **fields: Any) -> dict[str, Any]:
-    cluster.wait_phase(phase, timeout=timeout, **fields)
-    obj = cluster.cr()
+def judge(cluster: Cluster, phase: str, timeout: float = 15.0, history: Any = None,
+          **fields: Any) -> dict[str, Any]:
+    """The live object once it is in ``phase`` with ``fields`` (and ``history(entries)``
+    true), judged by the health and discovery scripts."""
+    def there() -> dict[str, Any] | None:
+        obj = cluster.cr()
+        st = obj.get("status") or {}
+        ok = st.get("phase") == phase and all(st.get(k) == v for k, v in fields.items())
+        return obj if ok and (history is None or history(st.get("history") or [])) else None
+
+    obj: dict[str, Any] = wait_until(there, timeout=timeout,  # type: ignore[assignment]
+                                     message=f"{phase} {fields}")
     return {"status": obj["status"], "message": obj["status"]["message"], "obj": obj,
             "health": run(HEALTH, obj), "actions": run(DISCOVERY, obj)}
 
