@@ -600,3 +600,10 @@ def test_notifications_without_secret_or_receivers_fail_the_render(
         args += ["--set", f"{k}={v}"]
     proc = helm(*args, check=False)
     assert proc.returncode != 0 and says in proc.stderr
+
+
+def test_helm_lint_strict_with_every_optional_value() -> None:
+    from tests.packaging.tools import set_args
+
+    out = helm("lint", "--strict", str(CHART), *set_args(ALL_OPTIONALS)).stdout
+    assert "1 chart(s) linted, 0 chart(s) failed" in out

@@ -214,3 +214,17 @@ async def test_the_real_poster_names_the_receiver_never_the_url(tmp_path: Path) 
         await poster.post(Receiver("ops", "webhook", str(tmp_path / "url"), frozenset()), {})
     await poster.close()
     assert str(info.value) == "receiver 'ops' unreachable (ClientConnectorError)"
+
+
+def test_the_config_path_comes_from_the_flag_or_the_environment() -> None:
+    import argparse
+
+    from finnexus_operator.settings import add_run_arguments, settings_from
+
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    env = {"FINNEXUS_NOTIFICATIONS_CONFIG": "/etc/env.yaml"}
+    assert settings_from(parser.parse_args([]), {}).notifications_config is None
+    assert settings_from(parser.parse_args([]), env).notifications_config == "/etc/env.yaml"
+    flag = parser.parse_args(["--notifications-config", "/etc/flag.yaml"])
+    assert settings_from(flag, env).notifications_config == "/etc/flag.yaml"
