@@ -23,13 +23,17 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
 
+    from finnexus_operator.adapters.notify import load_config
     from finnexus_operator.controller.handlers import PEERING_NAME, register
     from finnexus_operator.controller.runtime import Runtime
+    from finnexus_operator.errors import ConfigError
     from finnexus_operator.logs import configure
 
     try:
         settings = settings_from(args, metric_providers=PROVIDERS)
-    except ValueError as exc:
+        if settings.notifications_config:
+            load_config(settings.notifications_config)  # a bad file exits 2 before anything
+    except (ValueError, ConfigError) as exc:
         print(f"finnexus-operator: {exc}", file=sys.stderr)
         return 2
     configure(settings.log_format, settings.log_level)

@@ -26,6 +26,7 @@ from finnexus_operator.models.status import FinNexusDeploymentStatus
 
 __all__ = ["CRD_PATH", "build_crd", "render", "structural"]
 
+ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 CRD_PATH = Path(__file__).resolve().parent.parent / "crds" / f"{constants.CRD_NAME}.yaml"
 _DROP = {"title", "additionalProperties"}
 
@@ -128,6 +129,9 @@ def build_crd() -> dict[str, Any]:
         "metadata": {
             "name": constants.CRD_NAME,
             "labels": {"app.kubernetes.io/name": "finnexus-operator"},
+            # Argo CD must never prune the CRD: that deletes every FinNexusDeployment and,
+            # through ownerReferences, every app's Deployments (docs/argocd.md).
+            "annotations": {ARGOCD_SYNC_OPTIONS: "Prune=false"},
         },
         "spec": {
             "group": constants.GROUP,

@@ -7,8 +7,11 @@
     │   ├── Invalid              422 (includes a failed JSON-patch test)
     │   └── ApiUnavailable       connection refused, timeout, 5xx: retried
     ├── OwnershipError           an object we would write exists and is not ours
+    ├── NotificationFailed       a notification receiver did not accept a POST (retried
+                                 off the pass, never raised into a rollout)
     └── ConfigError              the operator's own wiring is inconsistent (an unknown
-                                 traffic router or metric provider): fails at start
+                                 traffic router or metric provider, a bad notifications
+                                 config): fails at start
 
 ``finnexus_operator.controller.reconcile`` is the one place that decides what is retried
 (ApiError with a retryable status) and what is reported and waited out (OwnershipError).
@@ -26,6 +29,7 @@ __all__ = [
     "FinNexusError",
     "Invalid",
     "NotFound",
+    "NotificationFailed",
     "OwnershipError",
 ]
 
@@ -89,6 +93,11 @@ class OwnershipError(FinNexusError):
         messages = list(dict.fromkeys(str(e) for e in found))
         objects = tuple(dict.fromkeys(o for e in found for o in e.objects))
         return cls("; ".join(messages), objects=objects)
+
+
+class NotificationFailed(FinNexusError):
+    """A receiver did not take a notification (unreachable, timeout, non-2xx). The message
+    never holds the receiver's URL (it is a secret): only the receiver's name and why."""
 
 
 class ConfigError(FinNexusError):

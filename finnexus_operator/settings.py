@@ -46,6 +46,7 @@ class Settings:
     workers: int = 8  # passes running at once (a fixed pool, like Argo Rollouts' workers)
     max_concurrent_probes: int = 64  # health-probe requests in flight, whole operator
     resync_seconds: float = 3600.0  # every pass again, from the caches; 0 disables
+    notifications_config: str | None = None  # YAML receivers (adapters.notify); URLs in files
 
     @property
     def clusterwide(self) -> bool:
@@ -102,6 +103,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *,
         "whole operator (default 64) [FINNEXUS_MAX_CONCURRENT_PROBES]")
     add("--resync-seconds", type=float, help="run every resource's pass again this often, "
         "from the caches (no API reads); 0 disables (default 3600) [FINNEXUS_RESYNC_SECONDS]")
+    add("--notifications-config", metavar="FILE", help="YAML file of notification receivers "
+        "(webhook|slack; each URL read from its urlFile) [FINNEXUS_NOTIFICATIONS_CONFIG]")
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None, *,
@@ -161,6 +164,8 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
                                          "MAX_CONCURRENT_PROBES", 64)),
         resync_seconds=number(getattr(args, "resync_seconds", None), "RESYNC_SECONDS",
                               3600.0),
+        notifications_config=pick(getattr(args, "notifications_config", None),
+                                  "NOTIFICATIONS_CONFIG"),
     )
     if settings.log_format not in ("auto", "json", "console"):
         raise ValueError(f"log format {settings.log_format!r}: expected auto, json or console")

@@ -29,6 +29,19 @@ if phase == "RolledBack" or phase == "Failed" or phase == "Invalid" then
   return hs
 end
 
+-- What runs is not what Git declares: after an undo (or any rollback that settled as
+-- Stable) the operator serves status.stableRevision while spec.template is
+-- status.templateRevision (the revision the operator computed from the current template).
+local running = status.stableRevision
+local declared = status.templateRevision
+if phase == "Stable" and running ~= nil and declared ~= nil and running ~= declared then
+  hs.status = "Degraded"
+  hs.message = "Running revision " .. tostring(running) .. " is not the template's revision "
+    .. tostring(declared) .. " (undone or rolled back; change the template or request a retry): "
+    .. message
+  return hs
+end
+
 local paused = obj.spec ~= nil and obj.spec.paused == true
 if phase == "AwaitingPromotion" or paused then
   hs.status = "Suspended"

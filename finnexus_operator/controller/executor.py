@@ -42,6 +42,7 @@ class Executor:
                  owner: manifests.Owner, spec: FinNexusDeploymentSpec | None) -> None:
         self.store, self.resources, self.owner, self.spec = store, resources, owner, spec
         self._blocked: list[errors.OwnershipError] = []
+        self.routed_at: float | None = None  # when the API accepted this pass's first route
 
     async def apply(self, todo: Sequence[actions.Action], decided_at: float) -> None:
         """Apply every action; then raise one OwnershipError for all objects that blocked."""
@@ -112,6 +113,7 @@ class Executor:
             if await self._guarded(router.ensure(color)) and routed_at is None:
                 routed_at = time.time()
         if routed_at is not None:
+            self.routed_at = self.routed_at or routed_at
             telemetry.DECISION_TO_ROUTE.observe(routed_at - decided_at)
             log.info("traffic routed", object=f"{self.owner['namespace']}/{self.owner['name']}",
                      color=color, seconds_since_decision=round(routed_at - decided_at, 4))

@@ -26,6 +26,7 @@ from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.adapters.resource import ResourceClient
 from finnexus_operator.controller import telemetry
 from finnexus_operator.controller.executor import Executor
+from finnexus_operator.controller.notifier import Notifier
 from finnexus_operator.controller.observe import observe
 from finnexus_operator.core.observed import HealthRound, MetricSample, Observed
 from finnexus_operator.core.passes import run_pass
@@ -81,6 +82,8 @@ class _ClusterIO:
     async def probe_health(self, probe: HealthProbe) -> HealthRound | None:
         result = await self.reconciler.prober.run(probe, self.pods)
         self.decided_at = time.time()
+        if result is not None:
+            telemetry.health_round(self.owner["namespace"], self.owner["name"], result.ok)
         return result
 
     async def measure(self, measurement: Measurement) -> Sequence[MetricSample] | None:
@@ -112,7 +115,10 @@ class _ClusterIO:
         if not decided.actions:
             return
         executor = Executor(self.store, self.reconciler.resources, self.owner, self.spec)
-        await executor.apply(decided.actions, self.decided_at)
+        try:
+            await executor.apply(decided.actions, self.decided_at)
+        finally:
+            telemetry.route_accepted(decided, self.decided_at, executor.routed_at)
 
 
 class Reconciler:
@@ -121,13 +127,15 @@ class Reconciler:
     def __init__(self, kube: KubeClient, *, prober: HealthProber | None = None,
                  provider: MetricProvider | None = None,
                  clock: Callable[[], datetime] = _utcnow,
-                 cache: ClusterCache | None = None) -> None:
+                 cache: ClusterCache | None = None,
+                 notifier: Notifier | None = None) -> None:
         self.kube = kube
         self.cache = cache  # None: every pass reads from the API (tools, unit tests)
         self.resources = ResourceClient(kube)
         self.prober = prober or HealthProber()
         self.provider = provider
         self.clock = clock
+        self.notifier = notifier or Notifier()  # no receivers: sends nothing
         self._unwritten: dict[tuple[str, str], tuple[dict[str, Any], FinNexusDeploymentStatus]] = {}
 
     async def __call__(self, namespace: str, name: str) -> PassResult:
@@ -150,7 +158,10 @@ class Reconciler:
 
     async def reconcile(self, namespace: str, name: str) -> PassResult:
         body = await self._body(namespace, name)
-        if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+        if body is None:
+            telemetry.forget(namespace, name)  # gone, even if its DELETED event was missed
+            return PassResult(None)
+        if (body.get("metadata") or {}).get("deletionTimestamp"):
             return PassResult(None)
         stored = _parse_status(body, namespace, name)
         status = self._recover_unwritten(namespace, name, stored)
@@ -183,7 +194,8 @@ class Reconciler:
             raise
         await self._post_events(body, result)
         telemetry.set_phase(namespace, name, result.status.phase)
-        self._count_results(namespace, name, status, result.status)
+        self.notifier.post(telemetry.observe_pass(namespace, name, status, result.status,
+                                                  io.spec))
         if io.store.writes:
             log.info("applied", object=f"{namespace}/{name}", writes=io.store.writes,
                      phase=str(result.status.phase))
@@ -257,14 +269,6 @@ class Reconciler:
             await self._post_events(body, Plan(status=blocked, events=(
                 Event("Warning", Reason.OWNERSHIP_CONFLICT.value, message),)))
         return PassResult(OWNERSHIP_RETRY_SECONDS)
-
-    @staticmethod
-    def _count_results(namespace: str, name: str, old: FinNexusDeploymentStatus,
-                       new: FinNexusDeploymentStatus) -> None:
-        known = {(h.revision, h.result, h.finished_at) for h in old.history}
-        for entry in new.history:
-            if (entry.revision, entry.result, entry.finished_at) not in known:
-                telemetry.ROLLOUTS.labels(namespace, name, entry.result).inc()
 
 
 def _dump(status: FinNexusDeploymentStatus) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
+from finnexus_operator.adapters import notify
 from finnexus_operator.adapters.cache import ClusterCache
 from finnexus_operator.adapters.health import HealthProber
 from finnexus_operator.adapters.informer import Cause
@@ -23,6 +24,7 @@ from finnexus_operator.adapters.kube import KubeClient, load_config
 from finnexus_operator.adapters.metrics import MetricProvider, make_provider
 from finnexus_operator.adapters.prometheus import display_url
 from finnexus_operator.adapters.routers import check_routers
+from finnexus_operator.controller.notifier import Notifier
 from finnexus_operator.controller.reconcile import Reconciler
 from finnexus_operator.controller.workqueue import WorkQueue
 from finnexus_operator.logs import get_logger
@@ -45,6 +47,7 @@ class Runtime:
         self.reconciler: Reconciler | None = None
         self.provider: MetricProvider | None = None
         self._resync: asyncio.Task[None] | None = None
+        self.notifier: Notifier | None = None
 
     async def start(self) -> None:
         """Check the registries, then build the clients; a ConfigError stops the start."""
@@ -54,13 +57,16 @@ class Runtime:
         if self.provider is None:
             log.warning("no --prometheus-url: resources with spec.analysis will see query "
                         "errors and be rolled back, never promoted")
+        self.notifier = Notifier(notify.load_config(s.notifications_config)
+                                 if s.notifications_config else ())
+        await self.notifier.start()
         config = self._api_client or await asyncio.to_thread(load_config, s.kubeconfig)
         self.kube = kube = KubeClient(config, qps=s.api_qps, burst=s.api_burst)
         self.cache = cache = ClusterCache(kube, () if s.clusterwide else s.namespaces)
         kube.on_write = cache.absorb  # a write's answer is in the cache before anything else
         self.reconciler = Reconciler(
             kube, prober=HealthProber(max_concurrent=s.max_concurrent_probes),
-            provider=self.provider, cache=cache)
+            provider=self.provider, cache=cache, notifier=self.notifier)
         self.queue = WorkQueue(self.reconciler, workers=s.workers, is_own=cache.is_own)
         cache.wake = self._wake
         cache.start()
@@ -72,7 +78,8 @@ class Runtime:
                  metrics_provider=s.metrics_provider,
                  prometheus=display_url(s.prometheus_url) if s.prometheus_url else None,
                  metrics_port=s.metrics_port, workers=s.workers, api_qps=s.api_qps,
-                 api_burst=s.api_burst, resync_seconds=s.resync_seconds)
+                 api_burst=s.api_burst, resync_seconds=s.resync_seconds,
+                 notification_receivers=[r.name for r in self.notifier.receivers])
 
     def _wake(self, namespace: str, name: str, cause: Cause) -> None:
         if self.queue is not None:
@@ -111,5 +118,7 @@ class Runtime:
             await self.reconciler.prober.close()
         if self.provider is not None:
             await self.provider.close()
+        if self.notifier is not None:
+            await self.notifier.stop()
         if self.kube is not None:
             await self.kube.close()

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from finnexus_operator import errors
 from finnexus_operator.adapters.informer import Cause
+from finnexus_operator.controller import telemetry
 from finnexus_operator.controller.reconcile import PassResult
 from finnexus_operator.logs import get_logger
 
@@ -70,6 +71,7 @@ class WorkQueue:
         key = (namespace, name)
         if deleted:
             self._forget(key)
+            telemetry.forget(namespace, name)  # every series of the resource goes with it
             return
         if resource_version is not None and self._own_rv.get(key) == resource_version:
             return  # the echo of our own status write: nothing new to see

@@ -17,7 +17,14 @@ from finnexus_operator.core.manifests import other
 from finnexus_operator.core.observed import Observed
 from finnexus_operator.core.output import merge_conditions
 from finnexus_operator.core.rollout import HISTORY_LIMIT, Event
-from finnexus_operator.models.phases import Condition, Phase, Reason, Request, Result
+from finnexus_operator.models.phases import (
+    Condition,
+    Phase,
+    Reason,
+    RejectionKind,
+    Request,
+    Result,
+)
 from finnexus_operator.models.status import FinNexusDeploymentStatus, HealthStatus, HistoryEntry
 
 __all__ = ["InvalidPass", "invalid"]
@@ -49,12 +56,14 @@ def invalid(st: FinNexusDeploymentStatus, message: str, observed: Observed, now:
         if cand is None:
             _refuse(out, request, "no rollout in progress")
         else:
-            _abandon(out, f"{request.value} requested while the spec is invalid", observed, now)
+            _abandon(out, f"{request.value} requested while the spec is invalid", observed, now,
+                     RejectionKind.ABORT)
             _accept(out, request)
     elif request is Request.UNDO:
         _undo(out, observed, now)
     elif switched:
-        _abandon(out, f"the spec became invalid after the switch ({message})", observed, now)
+        _abandon(out, f"the spec became invalid after the switch ({message})", observed, now,
+                 RejectionKind.INVALID)
     if observed.request is not None and request not in (Request.ABORT, Request.UNDO):
         out.events.append(Event("Warning", Reason.REQUEST_IGNORED.value,
                                 f"request {observed.request!r} waits: the spec is invalid "
@@ -89,21 +98,23 @@ def _serves(observed: Observed, color: str | None, revision: str | None) -> bool
 
 
 def _record(st: FinNexusDeploymentStatus, result: Result, reason: str, now: datetime, *,
-            undo: bool = False) -> None:
+            undo: bool = False, kind: RejectionKind | None = None) -> None:
     entry = HistoryEntry(revision=st.candidate_revision or "", color=st.candidate_color or "",
                          result=result.value, reason=reason, started_at=st.candidate_since,
-                         finished_at=iso(now), undo=undo)
+                         finished_at=iso(now), undo=undo,
+                         reason_kind=None if kind is None else kind.value)
     st.history = [*st.history, entry][-HISTORY_LIMIT:]
 
 
-def _abandon(out: InvalidPass, reason: str, observed: Observed, now: datetime) -> None:
+def _abandon(out: InvalidPass, reason: str, observed: Observed, now: datetime,
+             kind: RejectionKind) -> None:
     """Reject the candidate as an abort would; traffic back on the stable colour once it
     serves (until then it stays, and the stable colour is scaled up as it stands)."""
     st = out.status
     cand, stable = st.candidate_color, st.stable_revision
     assert cand is not None
     if stable is None:  # the first revision: nothing to return to
-        _record(st, Result.FAILED, reason, now)
+        _record(st, Result.FAILED, reason, now, kind=kind)
         st.rejected_revision = st.candidate_revision
         if cand not in (observed.active_service_color, observed.ingress_color):
             # a colour that routes live traffic (a first switch whose status write was lost)
@@ -128,7 +139,7 @@ def _abandon(out: InvalidPass, reason: str, observed: Observed, now: datetime) -
     if last is None or (last.revision, last.started_at, last.result) != (
         st.candidate_revision, st.candidate_since, Result.ROLLED_BACK.value
     ):  # resumed from the decision written ahead: it is recorded once
-        _record(st, Result.ROLLED_BACK, reason, now)
+        _record(st, Result.ROLLED_BACK, reason, now, kind=kind)
     st.rejected_revision = st.candidate_revision
     # written ahead: the candidate still named, activeColor still where traffic is (rule 2)
     out.decision = st.model_copy(deep=True)

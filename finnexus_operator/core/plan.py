@@ -72,6 +72,7 @@ def plan(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
                     events=tuple(decided.events), requeue_after=_invalid_requeue(decided),
                     decision=decided.decision)
     r = Rollout(spec=spec, st=st, obs=observed, now=now, rev=revision_of(spec.template))
+    st.template_revision = r.rev  # what Git declares, beside what runs (Argo CD's health)
     if st.phase is Phase.INVALID:
         # Valid again: Invalid overwrote the phase, so recover the one the bookkeeping implies
         # (a rollback in progress must not restart the rejected candidate as Deploying).

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.rollout import Rollout
-from finnexus_operator.models.phases import Phase, Reason, Request
+from finnexus_operator.models.phases import Phase, Reason, RejectionKind, Request
 
 __all__ = ["handle_request"]
 
@@ -73,7 +73,7 @@ def abort(r: Rollout) -> str:
         return "no rollout in progress"
     r.event(Reason.ABORTED, f"rollout of {r.st.candidate_revision} aborted by request",
             warning=True)
-    r.reject("aborted by request")
+    r.reject("aborted by request", RejectionKind.ABORT)
     return ""
 
 
@@ -90,7 +90,7 @@ def undo(r: Rollout) -> str:
     if r.st.candidate_color is not None:
         if r.st.phase is Phase.ROLLING_BACK:
             return "already rolling back"
-        r.reject("undone by request")
+        r.reject("undone by request", RejectionKind.ABORT)
         return ""
     active, prev = r.st.active_color, r.st.previous_stable_revision
     if active is None or prev is None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from finnexus_operator.core.clock import iso, seconds_since
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.observed import Observed
-from finnexus_operator.models.phases import ROUTINE, Phase, Reason, Result
+from finnexus_operator.models.phases import ROUTINE, Phase, Reason, RejectionKind, Result
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from finnexus_operator.models.status import (
     AnalysisStatus,
@@ -134,7 +134,8 @@ class Rollout:
             return False, f"0/{want} pods Ready"
         return state.ready >= want, f"{min(state.ready, want)}/{want} pods Ready"
 
-    def record(self, result: Result, reason: str, *, undo: bool = False) -> None:
+    def record(self, result: Result, reason: str, *, undo: bool = False,
+               kind: RejectionKind | None = None) -> None:
         entry = HistoryEntry(
             revision=self.st.candidate_revision or self.rev,
             color=self.st.candidate_color or "",
@@ -143,6 +144,7 @@ class Rollout:
             started_at=self.st.candidate_since,
             finished_at=iso(self.now),
             undo=undo,
+            reason_kind=None if kind is None else kind.value,
         )
         self.st.history = [*self.st.history, entry][-HISTORY_LIMIT:]
 
@@ -222,18 +224,19 @@ class Rollout:
             message = f"undone to {cand_rev} on {cand}; {undone} will not be retried"
         self.enter(Phase.STABLE, message, Reason.PROMOTED)
 
-    def reject(self, reason: str, result: Result = Result.ROLLED_BACK) -> None:
+    def reject(self, reason: str, kind: RejectionKind,
+               result: Result = Result.ROLLED_BACK) -> None:
         cand_rev = self.st.candidate_revision
         self.st.rejected_revision = cand_rev
         if self.stable_color is None:
-            self.record(Result.FAILED, reason)
+            self.record(Result.FAILED, reason, kind=kind)
             color = self.st.candidate_color
             self.clear_candidate()
             self.st.active_color = None
             self.enter(Phase.FAILED, f"{cand_rev} on {color} rejected: {reason}; no stable "
                        "revision to return to", Reason.FAILED, warning=True)
             return
-        self.record(result, reason)
+        self.record(result, reason, kind=kind)
         self.enter(Phase.ROLLING_BACK, f"rolling back {cand_rev}: {reason}",
                    Reason.ROLLING_BACK, warning=True)
         self.route_back()

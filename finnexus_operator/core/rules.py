@@ -12,7 +12,7 @@ from finnexus_operator.core import analysis
 from finnexus_operator.core.clock import iso
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.rollout import Rollout
-from finnexus_operator.models.phases import Phase, Reason, Result
+from finnexus_operator.models.phases import Phase, Reason, RejectionKind, Result
 from finnexus_operator.models.status import HealthStatus
 
 __all__ = [
@@ -173,7 +173,8 @@ def deploying_or_verifying(r: Rollout) -> None:
         if r.st.phase is Phase.VERIFYING:
             r.st.health_check = HealthStatus()
         if not r.spec.paused and r.progress_elapsed() > deadline:
-            r.reject(f"progress deadline exceeded: {pods} within {deadline}s")
+            r.reject(f"progress deadline exceeded: {pods} within {deadline}s",
+                     RejectionKind.DEADLINE)
             return
         r.enter(Phase.DEPLOYING, f"deploying {r.st.candidate_revision} as "
                 f"{r.st.candidate_color}: {pods}", Reason.DEPLOYING)
@@ -182,14 +183,16 @@ def deploying_or_verifying(r: Rollout) -> None:
     hc = r.st.health_check = r.count_health_round()
     if hc.consecutive_failures >= spec.failure_threshold:
         r.reject(f"health checks failed {hc.consecutive_failures} consecutive rounds "
-                 f"(failureThreshold {spec.failure_threshold}): {hc.last_error}")
+                 f"(failureThreshold {spec.failure_threshold}): {hc.last_error}",
+                 RejectionKind.HEALTH)
         return
     if hc.consecutive_successes >= spec.success_threshold:
         _healthy(r)
         return
     if not r.spec.paused and r.progress_elapsed() > deadline:
         r.reject(f"progress deadline exceeded: not healthy within {deadline}s "
-                 f"({hc.consecutive_successes}/{spec.success_threshold} passing rounds)")
+                 f"({hc.consecutive_successes}/{spec.success_threshold} passing rounds)",
+                 RejectionKind.DEADLINE)
         return
     r.enter(Phase.VERIFYING, f"health checks {hc.consecutive_successes}/"
             f"{spec.success_threshold} passing rounds on {pods.split(' ')[0]} pods"
@@ -222,7 +225,8 @@ def watch_health(r: Rollout) -> bool:
     threshold = r.spec.health_check.failure_threshold
     if hc.consecutive_failures >= threshold:
         r.reject(f"health checks failed {hc.consecutive_failures} consecutive rounds after "
-                 f"the checks had passed (failureThreshold {threshold}): {hc.last_error}")
+                 f"the checks had passed (failureThreshold {threshold}): {hc.last_error}",
+                 RejectionKind.HEALTH)
         return False
     return True
 
@@ -245,7 +249,7 @@ def analyzing(r: Rollout) -> None:
     label = analysis.round_label(outcome.status)
     if outcome.breach is not None:
         r.event(Reason.ANALYSIS_FAILED, outcome.breach, warning=True)
-        r.reject(outcome.breach)
+        r.reject(outcome.breach, RejectionKind.METRIC)
         return
     if outcome.done and not r.spec.paused:
         r.event(Reason.ANALYSIS_PASSED, f"{label}: {outcome.summary}")

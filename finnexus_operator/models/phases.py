@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ROUTINE", "Condition", "Phase", "Reason", "Request", "Result"]
+__all__ = ["ROUTINE", "Condition", "Phase", "Reason", "RejectionKind", "Request", "Result"]
 
 
 class Phase(StrEnum):
@@ -52,6 +52,18 @@ class Result(StrEnum):
     ROLLED_BACK = "RolledBack"
     SUPERSEDED = "Superseded"
     FAILED = "Failed"
+
+
+class RejectionKind(StrEnum):
+    """Why a candidate was rejected, as a kind (status.history[].reasonKind; the ``reason``
+    label of ``finnexus_rollbacks_total``): the free-text reason says the details."""
+
+    HEALTH = "health"  # failed health rounds (before or after the switch)
+    DEADLINE = "deadline"  # progressDeadlineSeconds passed
+    METRIC = "metric"  # the analysis breached a metric's limits (or was inconclusive)
+    ABORT = "abort"  # an abort request, or an undo during a rollout
+    INVALID = "invalid"  # the spec became invalid after the switch
+    HOOK = "hook"  # a hook Job failed (spec.hooks)
 
 
 class Request(StrEnum):

@@ -104,6 +104,10 @@ class HistoryEntry(_StatusModel):
     undo: bool = Field(
         False, description="True for an undo: the previous stable revision restored by request.",
     )
+    reason_kind: str | None = Field(
+        None, description="For RolledBack and Failed: why, as a kind (health, deadline, "
+        "metric, abort, invalid or hook).",
+    )
 
 
 class ScaleDown(_StatusModel):
@@ -143,6 +147,10 @@ class FinNexusDeploymentStatus(_StatusModel):
     )
     history: list[HistoryEntry] = Field(
         default_factory=list, description="The last 10 rollouts and how they ended.",
+    )
+    template_revision: str | None = Field(
+        None, description="The revision of the current spec.template (what Git declares); "
+        "differs from stableRevision after a rollback or an undo.",
     )
     # Bookkeeping (not part of the DESIGN contract, documented in the README):
     candidate_since: str | None = Field(

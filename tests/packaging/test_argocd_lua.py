@@ -10,13 +10,17 @@ import pytest
 import yaml
 from lupa import luajit21
 
+from finnexus_kit.apiserver import ApiServer
 from finnexus_operator.models.phases import Phase, Request
+from tests.contract.cluster import Cluster, running_cluster
+from tests.contract.cluster import resource as contract_resource
+from tests.helpers import wait_until
 from tests.packaging.tools import EXAMPLES
 
 ARGOCD = EXAMPLES / "argocd"
 HEALTH = (ARGOCD / "health.lua").read_text()
 DISCOVERY = (ARGOCD / "actions" / "discovery.lua").read_text()
-ACTIONS = ("promote", "abort", "retry")
+ACTIONS = ("promote", "abort", "retry", "undo")
 
 
 def from_lua(value: Any) -> Any:
@@ -141,10 +145,12 @@ def test_unknown_future_phase_is_progressing() -> None:
     assert run(HEALTH, resource("Canarying"))["status"] == "Progressing"
 
 
+IN_FLIGHT = {Phase.DEPLOYING, Phase.VERIFYING, Phase.AWAITING_PROMOTION, Phase.ANALYZING}
 ENABLED = {
-    "promote": {Phase.AWAITING_PROMOTION},
-    "abort": {Phase.DEPLOYING, Phase.VERIFYING, Phase.AWAITING_PROMOTION, Phase.ANALYZING},
-    "retry": {Phase.ROLLED_BACK, Phase.FAILED},
+    "promote": {Phase.AWAITING_PROMOTION, Phase.ANALYZING},
+    "abort": IN_FLIGHT,
+    "retry": set(),  # needs a rejectedRevision (below)
+    "undo": IN_FLIGHT,  # idle: needs a previousStableRevision (below)
 }
 
 
@@ -155,6 +161,30 @@ def test_discovery_offers_each_action_only_when_it_makes_sense(phase: Phase | No
     assert set(actions) == set(ACTIONS)
     for name, phases in ENABLED.items():
         assert actions[name]["disabled"] is (phase not in phases), (name, phase)
+
+
+@pytest.mark.parametrize("phase", [*Phase], ids=[*map(str, Phase)])
+def test_retry_needs_a_rejected_revision_and_undo_a_previous_one(phase: Phase) -> None:
+    obj = resource(phase.value)
+    obj["status"].update(rejectedRevision="r2", previousStableRevision="r0")
+    actions = run(DISCOVERY, obj)
+    idle = phase not in IN_FLIGHT and phase is not Phase.ROLLING_BACK
+    assert actions["retry"]["disabled"] is not idle, phase
+    assert actions["undo"]["disabled"] is (phase is Phase.ROLLING_BACK), phase
+
+
+def test_stable_on_another_revision_than_the_template_is_degraded() -> None:
+    obj = resource("Stable", message="undone to r1 on blue; r2 will not be retried")
+    obj["status"].update(stableRevision="r1", templateRevision="r2")
+    assert run(HEALTH, obj) == {
+        "status": "Degraded",
+        "message": "Running revision r1 is not the template's revision r2 (undone or rolled "
+                   "back; change the template or request a retry): undone to r1 on blue; r2 "
+                   "will not be retried"}
+    obj["status"]["templateRevision"] = "r1"
+    assert run(HEALTH, obj)["status"] == "Healthy"
+    del obj["status"]["templateRevision"]  # an operator too old to write it
+    assert run(HEALTH, obj)["status"] == "Healthy"
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -206,3 +236,90 @@ def test_argocd_applications_are_well_formed(name: str) -> None:
         assert source["path"] == "charts/finnexus-operator"
         for values_file in source["helm"]["valueFiles"]:
             assert (EXAMPLES.parent / source["path"] / values_file).resolve().is_file()
+
+
+# -- the scripts on the operator's real status output -------------------------------------------
+
+
+def test_scripts_on_real_status_from_the_operator(apiserver: ApiServer, kubeconfig: str) -> None:
+    """The real operator releases, is promoted by the Argo CD actions' own output (during
+    AwaitingPromotion and during Analyzing), undone by the undo action, rolled back: at each
+    step the health script and the discovery script judge the status the operator wrote."""
+    spec = {"promotion": {"auto": False, "scaleDownDelaySeconds": 30},
+            # no Prometheus configured: rounds are Errors, errorLimit keeps it Analyzing a while
+            "analysis": {"intervalSeconds": 1, "checks": 5, "errorLimit": 20,
+                         "metrics": [{"name": "errors", "query": "vector(0)", "max": 1}]}}
+    with running_cluster(apiserver, kubeconfig) as cluster:
+        cluster.create(contract_resource(**spec))
+        seen = judge(cluster, "Stable")
+        assert seen["health"] == {"status": "Healthy", "message": seen["message"]}
+        assert enabled(seen) == set()
+
+        cluster.set_image("app:good2")
+        seen = judge(cluster, "AwaitingPromotion")
+        assert seen["health"]["status"] == "Suspended"
+        assert enabled(seen) == {"promote", "abort", "undo"}
+        act(cluster, seen, "promote")  # switch now -> Analyzing
+
+        seen = judge(cluster, "Analyzing")
+        assert seen["health"]["status"] == "Progressing"
+        assert enabled(seen) == {"promote", "abort", "undo"}
+        act(cluster, seen, "promote")  # promote now, analysis skipped
+
+        seen = judge(cluster, "Stable", candidateColor=None)
+        assert seen["status"]["stableRevision"] == seen["status"]["templateRevision"]
+        assert seen["health"]["status"] == "Healthy" and enabled(seen) == {"undo"}
+        act(cluster, seen, "undo")  # back to the first revision: Git's template no longer runs
+
+        seen = judge(cluster, "Stable", stableRevision=seen["status"]["previousStableRevision"])
+        assert seen["status"]["templateRevision"] != seen["status"]["stableRevision"]
+        assert seen["health"]["status"] == "Degraded"
+        assert seen["health"]["message"].startswith(
+            f"Running revision {seen['status']['stableRevision']} is not the template's "
+            f"revision {seen['status']['templateRevision']}")
+        assert enabled(seen) == {"retry", "undo"}
+
+        cluster.set_image("app:bad")  # its health checks fail: rolled back before any traffic
+        seen = judge(cluster, "RolledBack", timeout=20)
+        assert seen["health"]["status"] == "Degraded"
+        assert seen["health"]["message"] == f"RolledBack: {seen['status']['message']}"
+        assert enabled(seen) == {"retry", "undo"}
+        rejected = seen["status"]["rejectedRevision"]
+        act(cluster, seen, "retry")  # the same template again: rejected again, on its own merit
+        seen = judge(cluster, "RolledBack", timeout=20,
+                     history=lambda h: [e["revision"] for e in h].count(rejected) == 2)
+        assert seen["status"]["history"][-1]["reasonKind"] == "health"
+
+        cluster.set_image("app:good4")
+        seen = judge(cluster, "AwaitingPromotion")
+        act(cluster, seen, "abort")
+        seen = judge(cluster, "RolledBack", rejectedRevision=seen["status"]["candidateRevision"])
+        assert seen["status"]["history"][-1]["reasonKind"] == "abort"
+        assert seen["health"]["status"] == "Degraded" and "retry" in enabled(seen)
+
+
+def judge(cluster: Cluster, phase: str, timeout: float = 15.0, history: Any = None,
+          **fields: Any) -> dict[str, Any]:
+    """The live object once it is in ``phase`` with ``fields`` (and ``history(entries)``
+    true), judged by the health and discovery scripts."""
+    def there() -> dict[str, Any] | None:
+        obj = cluster.cr()
+        st = obj.get("status") or {}
+        ok = st.get("phase") == phase and all(st.get(k) == v for k, v in fields.items())
+        return obj if ok and (history is None or history(st.get("history") or [])) else None
+
+    obj: dict[str, Any] = wait_until(there, timeout=timeout,  # type: ignore[assignment]
+                                     message=f"{phase} {fields}")
+    return {"status": obj["status"], "message": obj["status"]["message"], "obj": obj,
+            "health": run(HEALTH, obj), "actions": run(DISCOVERY, obj)}
+
+
+def enabled(seen: dict[str, Any]) -> set[str]:
+    return {name for name, action in seen["actions"].items() if not action["disabled"]}
+
+
+def act(cluster: Cluster, seen: dict[str, Any], action: str) -> None:
+    """Run the action script on the live object and send the annotation it set."""
+    script = (ARGOCD / "actions" / action / "action.lua").read_text()
+    changed = run(script, seen["obj"])
+    cluster.request(changed["metadata"]["annotations"]["finnexus.ai/request"])

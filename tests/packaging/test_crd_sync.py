@@ -67,10 +67,12 @@ def test_rendered_crd_equals_the_generated_crd_apart_from_helm_metadata() -> Non
 
 def test_crd_upgrade_story_keep_and_opt_out() -> None:
     rendered = _crd(render())
-    assert rendered["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert rendered["metadata"]["annotations"] == {
+        "helm.sh/resource-policy": "keep", "argocd.argoproj.io/sync-options": "Prune=false"}
     assert rendered["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     no_keep = _crd(render({"crds.keep": "false"}))
-    assert "annotations" not in no_keep["metadata"]
+    assert no_keep["metadata"]["annotations"] == {
+        "argocd.argoproj.io/sync-options": "Prune=false"}
     objs = render({"crds.install": "false"}, crds=True)
     names = {o["metadata"]["name"] for o in of_kind(objs, "CustomResourceDefinition")}
     assert "finnexusdeployments.finnexus.ai" not in names

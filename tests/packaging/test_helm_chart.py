@@ -37,6 +37,28 @@ ALL_OPTIONALS = {
     "prometheus.url": "http://prometheus.monitoring:9090",
     "prometheus.tokenSecret.name": "prom-token",
     "prometheus.caSecret.name": "prom-ca",
+    "dashboards.enabled": "true",
+    "notifications.enabled": "true",
+    "notifications.urlSecret.name": "notify-urls",
+    "notifications.receivers[0].name": "on-call",
+    "notifications.receivers[0].type": "slack",
+    "notifications.receivers[0].urlKey": "slack",
+    "notifications.receivers[0].events": "{RolledBack,Failed}",
+    "notifications.receivers[1].name": "audit",
+    "notifications.receivers[1].type": "webhook",
+    "notifications.receivers[1].urlKey": "audit",
+    "extraArgs": "{--prometheus-max-series=50}",
+    "extraEnv[0].name": "TZ",
+    "extraEnv[0].value": "UTC",
+    "extraVolumes[0].name": "scratch",
+    "extraVolumes[0].emptyDir.sizeLimit": "16Mi",
+    "extraVolumeMounts[0].name": "scratch",
+    "extraVolumeMounts[0].mountPath": "/scratch",
+    "metrics.serviceMonitor.relabelings[0].targetLabel": "cluster",
+    "metrics.serviceMonitor.relabelings[0].replacement": "prod-eu",
+    "metrics.serviceMonitor.metricRelabelings[0].sourceLabels": "{__name__}",
+    "metrics.serviceMonitor.metricRelabelings[0].regex": "finnexus_analysis_measurements_total",
+    "metrics.serviceMonitor.metricRelabelings[0].action": "drop",
 }
 
 # Every mode the chart has: (id, --set values, values files).
@@ -254,8 +276,8 @@ def test_default_deployment_security_resources_probes_and_args() -> None:
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert sc["runAsNonRoot"] is True
-    assert c["resources"] == {
-        "requests": {"cpu": "500m", "memory": "512Mi"},
+    assert c["resources"] == {  # requests from bench/operator_idle.py (64 MiB, 3.6m idle)
+        "requests": {"cpu": "10m", "memory": "96Mi"},
         "limits": {"cpu": "1000m", "memory": "1Gi"},
     }
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
@@ -265,7 +287,7 @@ def test_default_deployment_security_resources_probes_and_args() -> None:
     assert "command" not in c  # the image's ENTRYPOINT is `finnexus-operator run`
     assert c["args"] == [
         "--all-namespaces",
-        "--prometheus-timeout=10",
+        "--prometheus-timeout=5",
         "--prometheus-max-bytes=1048576",
         "--prometheus-max-series=100",
         "--log-format=json",
@@ -301,7 +323,7 @@ def test_args_follow_values() -> None:
         "--prometheus-url=https://prom.example:9091",
         "--prometheus-ca-file=/etc/finnexus/prometheus-ca/ca.crt",
         "--prometheus-insecure-skip-verify",
-        "--prometheus-timeout=10",
+        "--prometheus-timeout=5",
         "--prometheus-max-bytes=1048576",
         "--prometheus-max-series=100",
         "--log-format=console",
@@ -397,7 +419,9 @@ def test_production_example_renders_namespaced_ha_install() -> None:
     objs = render(files=(PRODUCTION,))
     assert deployment(objs)["spec"]["replicas"] == 2
     assert {r["metadata"]["namespace"] for r in of_kind(objs, "Role")} == {"trading", "payments"}
-    assert not of_kind(objs, "ClusterRole")
+    # only the user-facing roles aggregated into view/edit/admin are cluster-wide
+    assert all("rbac.authorization.k8s.io/aggregate-to-" in str(r["metadata"]["labels"])
+               for r in of_kind(objs, "ClusterRole"))
     args = container(objs)["args"]
     assert "--leader-election" in args and "--namespace=trading" in args
     netpol = only(objs, "NetworkPolicy")
@@ -465,3 +489,121 @@ def test_rendered_args_are_accepted_by_the_operator_cli(
     assert settings.leader_election is (deployment(objs)["spec"]["replicas"] > 1)
     ports = {p["name"]: p["containerPort"] for p in container(objs)["ports"]}
     assert (settings.metrics_port, settings.health_port) == (ports["metrics"], ports["health"])
+
+
+# -- chart habits: one timeout default, user roles, extras, dashboards, notifications -------------
+
+
+def test_one_prometheus_timeout_default_everywhere() -> None:
+    from finnexus_operator.settings import Settings
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["prometheus"]["timeoutSeconds"] == Settings().prometheus_timeout == 5
+    readme = (CHART.parents[1] / "README.md").read_text()
+    assert "`--prometheus-timeout`, default 5 s" in readme
+
+
+@pytest.mark.parametrize("namespaces", [None, "{trading}"], ids=["cluster", "namespaced"])
+def test_aggregate_cluster_roles_give_people_view_edit_admin(namespaces: str | None) -> None:
+    objs = render({"watchNamespaces": namespaces} if namespaces else {})
+    roles = {r["metadata"]["name"].rsplit("-", 1)[1]: r for r in of_kind(objs, "ClusterRole")
+             if any(k.startswith("rbac.authorization.k8s.io/aggregate-to-")
+                    for k in r["metadata"]["labels"])}
+    assert set(roles) == {"view", "edit", "admin"}
+    for name, role in roles.items():
+        assert role["metadata"]["labels"][f"rbac.authorization.k8s.io/aggregate-to-{name}"] == (
+            "true")
+        main, status = role["rules"]
+        assert main["apiGroups"] == ["finnexus.ai"] and main["resources"] == [
+            "finnexusdeployments"]
+        assert status["resources"] == ["finnexusdeployments/status"]
+        assert set(status["verbs"]) == {"get", "list", "watch"}  # status is the operator's
+        writes = {"create", "update", "patch", "delete"} & set(main["verbs"])
+        assert bool(writes) is (name != "view")
+    for off in ({"rbac.aggregateClusterRoles": "false"}, {"rbac.create": "false"}):
+        assert not [r for r in of_kind(render(off), "ClusterRole")
+                    if "aggregate" in str(r["metadata"]["labels"])]
+
+
+def test_extra_args_env_volumes_and_service_monitor_relabelings() -> None:
+    objs = render(ALL_OPTIONALS)
+    c = container(objs)
+    assert c["args"][-1] == "--prometheus-max-series=50"  # last: it wins over the chart's
+    assert {"name": "TZ", "value": "UTC"} in c["env"]
+    assert {"name": "scratch", "mountPath": "/scratch"} in c["volumeMounts"]
+    pod = deployment(objs)["spec"]["template"]["spec"]
+    assert {"name": "scratch", "emptyDir": {"sizeLimit": "16Mi"}} in pod["volumes"]
+    (endpoint,) = only(objs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["relabelings"] == [{"targetLabel": "cluster", "replacement": "prod-eu"}]
+    assert endpoint["metricRelabelings"] == [{
+        "sourceLabels": ["__name__"], "regex": "finnexus_analysis_measurements_total",
+        "action": "drop"}]
+    defaults = render()
+    assert "relabelings" not in only(defaults, "ServiceMonitor" if of_kind(
+        defaults, "ServiceMonitor") else "Deployment").get("spec", {})
+
+
+def test_dashboard_configmap_ships_the_dashboard_file_behind_a_value() -> None:
+    assert not [o for o in of_kind(render(), "ConfigMap") if o["metadata"]["name"].endswith(
+        "-dashboard")]
+    objs = render({"dashboards.enabled": "true", "dashboards.namespace": "monitoring",
+                   "dashboards.annotations.grafana_folder": "Releases"})
+    (cm,) = [o for o in of_kind(objs, "ConfigMap") if o["metadata"]["name"].endswith(
+        "-dashboard")]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Releases"}
+    shipped = (CHART / "dashboards" / "finnexus.json").read_text()
+    assert json.loads(cm["data"]["finnexus.json"]) == json.loads(shipped)
+
+
+def test_notifications_config_is_what_the_operator_loads(tmp_path: Path) -> None:
+    from finnexus_operator.adapters.notify import load_config
+
+    objs = render(ALL_OPTIONALS)
+    c = container(objs)
+    (flag,) = [a for a in c["args"] if a.startswith("--notifications-config=")]
+    config_path = Path(flag.split("=", 1)[1])
+    (cm,) = [o for o in of_kind(objs, "ConfigMap") if o["metadata"]["name"].endswith(
+        "-notifications")]
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert mounts["notifications-config"]["mountPath"] == str(config_path.parent)
+    volumes = {v["name"]: v for v in deployment(objs)["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["notifications-config"]["configMap"]["name"] == cm["metadata"]["name"]
+    assert volumes["notifications-urls"]["secret"]["secretName"] == "notify-urls"
+    config = yaml.safe_load(cm["data"][config_path.name])
+    urls = Path(mounts["notifications-urls"]["mountPath"])
+    assert [(r["name"], r["type"], r["urlFile"], r.get("events")) for r in config["receivers"]] == [
+        ("on-call", "slack", str(urls / "slack"), ["RolledBack", "Failed"]),
+        ("audit", "webhook", str(urls / "audit"), None)]
+    # the operator's own loader accepts it, the Secret's keys standing where they are mounted
+    for r in config["receivers"]:
+        local = tmp_path / Path(r["urlFile"]).name
+        local.write_text("https://hooks.example/x\n")
+        r["urlFile"] = str(local)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    assert [r.name for r in load_config(str(tmp_path / "config.yaml"))] == ["on-call", "audit"]
+    assert "checksum/notifications" in deployment(objs)["spec"]["template"]["metadata"][
+        "annotations"]
+
+
+@pytest.mark.parametrize(("setting", "says"), [
+    ({"notifications.enabled": "true"}, "needs notifications.urlSecret.name"),
+    ({"notifications.enabled": "true", "notifications.urlSecret.name": "u"},
+     "at least one entry in notifications.receivers"),
+])
+def test_notifications_without_secret_or_receivers_fail_the_render(
+    setting: dict[str, str], says: str,
+) -> None:
+    args = ["template", "x", str(CHART)]
+    for k, v in setting.items():
+        args += ["--set", f"{k}={v}"]
+    proc = helm(*args, check=False)
+    assert proc.returncode != 0 and says in proc.stderr
+
+
+def test_helm_lint_strict_with_every_optional_value() -> None:
+    from tests.packaging.tools import set_args
+
+    out = helm("lint", "--strict", str(CHART), *set_args(ALL_OPTIONALS)).stdout
+    assert "1 chart(s) linted, 0 chart(s) failed" in out
