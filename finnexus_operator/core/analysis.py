@@ -36,8 +36,8 @@ from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.models.spec import AnalysisSpec, MetricSpec
 from finnexus_operator.models.status import AnalysisStatus, MetricStatus
 
-__all__ = ["CheckOutcome", "RoundOutcome", "Verdict", "evaluate_check", "evaluate_round", "fmt",
-           "judge", "max_rounds", "round_label", "worst"]
+__all__ = ["Baseline", "CheckOutcome", "RoundOutcome", "Verdict", "describe", "evaluate_check",
+           "evaluate_round", "fmt", "judge", "max_rounds", "round_label", "worst"]
 
 
 @dataclass(frozen=True)
