@@ -54,22 +54,21 @@ class RoundOutcome:
 _NOT_MEASURED = QueryResult(QueryOutcome.ERROR, detail="not measured")
 
 
-def _metric_status(metric: MetricSpec, old: MetricStatus, result: QueryResult,
-                   verdict: Verdict, baseline: Baseline | None, **counters: int | bool
-                   ) -> MetricStatus:
+def _metric_status(metric: MetricSpec, result: QueryResult,
+                   verdict: Verdict, baseline: Baseline | None, *, failures: int,
+                   no_data: int, errors: int, check_failed: bool) -> MetricStatus:
+    """A metric's status after a measurement: its value, verdict, counters and baseline."""
     value = result.value if result.value is not None and math.isfinite(result.value) else None
-    known = baseline is not None and baseline.value is not None
+    known = baseline.value if baseline is not None else None
     limit = relative_limit(metric.relative, baseline) if metric.relative else None
     detail = result.detail or None
     if verdict is Verdict.NO_DATA and result.ok and baseline is not None:
         detail = f"no baseline: {baseline.detail}"
     return MetricStatus(
         name=metric.name, value=value, verdict=verdict.value, detail=detail,
-        baseline=baseline.value if known and baseline else None,
+        failures=failures, no_data=no_data, errors=errors, check_failed=check_failed,
+        baseline=known, baseline_query=baseline.key if known is not None and baseline else None,
         bound=limit if limit is not None and math.isfinite(limit) else None,
-        baseline_query=baseline.key if known and baseline else None,
-        **{"failures": old.failures, "no_data": old.no_data, "errors": old.errors,
-           "check_failed": old.check_failed, **counters},
     )
 
 
@@ -103,7 +102,7 @@ def evaluate_round(
         failures = old.failures + (verdict is Verdict.FAIL and not old.check_failed)
         no_data = old.no_data + 1 if verdict is Verdict.NO_DATA else 0
         errors = old.errors + 1 if verdict is Verdict.ERROR else 0
-        metrics.append(_metric_status(metric, old, result, verdict, base, failures=failures,
+        metrics.append(_metric_status(metric, result, verdict, base, failures=failures,
                                       no_data=no_data, errors=errors, check_failed=False))
         verdicts.append(verdict)
         text = describe(metric, result, verdict, base)
@@ -166,7 +165,8 @@ def evaluate_check(
                           else old.bound)}))
             continue
         failures = old.failures + (not old.check_failed)
-        metrics.append(_metric_status(metric, old, result, verdict, base, failures=failures,
+        metrics.append(_metric_status(metric, result, verdict, base, failures=failures,
+                                      no_data=old.no_data, errors=old.errors,
                                       check_failed=True))
         text = describe(metric, result, verdict, base)
         failed.append(text)
