@@ -52,10 +52,11 @@ async def test_relative_bound_judges_against_the_stable_service_at_the_switch_ti
                       message)
     assert found, message
     value, bound, baseline = (float(x) for x in found.groups())
-    assert 0.025 <= baseline <= 0.05, message  # blue as it served before the switch
-    assert 0.1 <= value <= 0.15 and bound == pytest.approx(2 * baseline, rel=0.01)
+    # blue as it served before the switch (~0.049 on an idle machine), not as it does now
     blue_now = float(now["data"]["result"][0]["value"][1])
-    assert blue_now > 0.4 and value <= 2 * blue_now  # "now" would have passed it
+    assert baseline < 0.5 * blue_now, (message, blue_now)
+    assert value > bound == pytest.approx(2 * baseline, rel=0.01)
+    assert value <= 2 * blue_now, (message, blue_now)  # against "now" it would have passed
     m = latency_status(st)
     assert m["verdict"] == "Fail" and m["baseline"] == pytest.approx(baseline, rel=0.01)
     assert m["bound"] == pytest.approx(bound, rel=0.01)
