@@ -1,23 +1,26 @@
-"""Benchmark: how fast a breaching candidate loses its traffic (issue 3).
+"""Benchmark: how fast a breaching candidate loses its traffic (issues 3 and 11).
 
 Real parts: the operator (kopf) in-process against the emulated API, the real Prometheus
 (scrape interval 1 s), two demo apps (blue = stable, green = candidate) under loopback load,
-analysis interval 1 s, rate window 5 s. Each run releases a new revision; once it is being
-analysed and its error ratio is clean, the candidate starts failing (20 % errors) at a random
-phase of the analysis timer, and the run ends when the Ingress backend is back on blue.
+the default analysis interval (30 s), rate window 5 s. It runs twice, each time ``--runs``
+releases: **with the breach watch** (``breachCheckSeconds: 5``, the default) and **without**
+(``breachCheckSeconds`` equal to the interval: no check between rounds). Each run releases a
+new revision; once it is being analysed and its error ratio is clean, the candidate starts
+failing (20 % errors) at a random phase (0 to one interval) of the analysis timer, and the run
+ends when the Ingress backend is back on blue.
 
-Printed per run and summarised:
-(a) end-to-end: candidate starts failing -> Ingress patch accepted (median, p90), the end
+Printed per run and summarised per mode:
+(a) end-to-end: candidate starts failing -> Ingress patch accepted (median, p90, max), the end
     being the timestamp of the operator's own "traffic routed" log line (color=blue);
 (b) operator's share: breaching measurement back from Prometheus -> Ingress patch accepted
     (median, p99), as the operator measures it: the run's one observation of its histogram
     ``finnexus_decision_to_route_seconds`` (delta of _sum and _count in the in-process
     prometheus_client registry);
 (c) how (a) splits: scrape delay (failing -> first scrape that saw errors), rate-window
-    build-up (-> the query crosses its bound, evaluated by Prometheus every 0.1 s), interval
-    wait (-> the operator's measurement that saw it), and (b).
+    build-up (-> the query crosses its bound, evaluated by Prometheus every 0.1 s), measurement
+    wait (-> the operator's measurement that saw it: a round or a breach check), and (b).
 
-    python -m bench.rollback_latency [--runs 25]
+    python -m bench.rollback_latency [--runs 5] [--interval 30] [--check 5]
 """
 
 from __future__ import annotations
@@ -133,21 +136,21 @@ def route_histogram() -> tuple[float, float]:
 
 
 async def one_run(cluster: Cluster, prom: PrometheusServer, apps: dict[str, Any], run: int,
-                  routes: RouteLog) -> dict[str, float] | None:
+                  routes: RouteLog, interval: float) -> dict[str, float] | None:
     apps["green"].set(error_ratio=0.0)
     # Wait until the candidate's window is clean (earlier runs' errors aged out) ...
     await prom.wait_for(ERROR_RATE % ("web-green", "web-green"),
                         lambda r: bool(r) and float(r[0]["value"][1]) < MAX_RATIO, timeout=30)
     await asyncio.to_thread(cluster.set_image, f"app:bench{run}")
     await asyncio.to_thread(cluster.wait_phase, "Analyzing", "web", 30.0, activeColor="green")
-    await asyncio.sleep(random.uniform(0.0, 1.0))  # a random phase of the analysis timer
+    await asyncio.sleep(random.uniform(0.0, interval))  # a random phase of the analysis timer
     if cluster.status().get("phase") != "Analyzing":  # ... or the run is not a clean one
         return None
     seen = len(routes.lines)
     count_before, sum_before = route_histogram()
     failing_at = time.time()
     apps["green"].set(error_ratio=0.2)
-    await asyncio.to_thread(cluster.wait_phase, "RolledBack", "web", 30.0)
+    await asyncio.to_thread(cluster.wait_phase, "RolledBack", "web", interval + 30.0)
     routed = [line for line in routes.lines[seen:] if line.color == "blue"]
     count_after, sum_after = route_histogram()
     if len(routed) != 1 or count_after - count_before != 1:
@@ -160,20 +163,54 @@ async def one_run(cluster: Cluster, prom: PrometheusServer, apps: dict[str, Any]
     curve = prom_range(prom, ERROR_RATE % ("web-green", "web-green"), failing_at,
                        routed_at, 0.1)
     crossed = next((t for t, v in curve if v > MAX_RATIO), None)
+    by_check = "breach check" in str(cluster.status().get("message", ""))
     return {
         "end_to_end": routed_at - failing_at,
         "operator": operator,
         "scrape_delay": (scraped - failing_at) if scraped else float("nan"),
         "build_up": (crossed - scraped) if crossed and scraped else float("nan"),
-        "interval_wait": (decided_at - crossed) if crossed else float("nan"),
+        "measurement_wait": (decided_at - crossed) if crossed else float("nan"),
+        "by_check": float(by_check),
     }
 
 
-async def main_async(runs: int) -> int:
+def analysis(interval: int, check: int) -> dict[str, Any]:
+    return {
+        "intervalSeconds": interval, "breachCheckSeconds": check, "checks": 1000,
+        "failureLimit": 0, "noDataLimit": 5, "errorLimit": 5,
+        "metrics": [{"name": "error-rate", "query": ERROR_RATE % ("{{service}}", "{{service}}"),
+                     "max": MAX_RATIO}],
+    }
+
+
+def summary(label: str, results: list[dict[str, float]]) -> list[str]:
+    e2e = [r["end_to_end"] for r in results]
+    op = [r["operator"] for r in results]
+
+    def med(key: str) -> float:
+        vals = [r[key] for r in results if r[key] == r[key]]
+        return statistics.median(vals) if vals else float("nan")
+
+    checks = int(sum(r["by_check"] for r in results))
+    return [
+        f"{label}: {len(results)} runs, {checks} rolled back by a breach check",
+        f"  (a) end-to-end, failing -> Ingress back on stable: median "
+        f"{statistics.median(e2e):.3f} s, p90 {pct(e2e, 0.9):.3f} s, max {max(e2e):.3f} s",
+        f"  (b) operator's share, breaching result -> Ingress patch accepted: median "
+        f"{statistics.median(op) * 1000:.1f} ms, p99 {pct(op, 0.99) * 1000:.1f} ms",
+        f"  (c) median split of (a): scrape delay {med('scrape_delay'):.3f} s, rate-window "
+        f"build-up {med('build_up'):.3f} s, measurement wait {med('measurement_wait'):.3f} s, "
+        f"operator {statistics.median(op):.3f} s",
+    ]
+
+
+async def main_async(runs: int, interval: int, check: int) -> int:
     reason = missing_reason()
     if reason:
         print(f"rollback_latency: {reason}", file=sys.stderr)
         return 2
+    modes = [(f"with the breach watch (breachCheckSeconds {check})", check),
+             (f"without it (breachCheckSeconds {interval} = intervalSeconds)", interval)]
     work = Path(tempfile.mkdtemp(prefix="fnd-bench-"))
     prom = PrometheusServer(work / "prom", slots=2, scrape_interval="1s")
     prom.start(timeout=30)
@@ -186,34 +223,37 @@ async def main_async(runs: int) -> int:
     kubeconfig = api.write_kubeconfig(work / "kubeconfig")
     settings = Settings(prometheus_url=prom.url, metrics_port=0, health_port=0,
                         log_level="warning", log_format="console")
-    body = resource(image="app:bench0", analysis={
-        "intervalSeconds": 1, "checks": 1000, "failureLimit": 0, "noDataLimit": 5,
-        "errorLimit": 5,
-        "metrics": [{"name": "error-rate", "query": ERROR_RATE % ("{{service}}", "{{service}}"),
-                     "max": MAX_RATIO}],
-    })
+    body = resource(image="app:bench0", analysis=analysis(interval, check))
     body["spec"]["healthCheck"]["successThreshold"] = 1
 
     def endpoint(dep: dict[str, Any]) -> int:
         return int(apps[dep["spec"]["template"]["metadata"]["labels"]["finnexus.ai/color"]].port)
 
-    results: list[dict[str, float]] = []
+    results: dict[str, list[dict[str, float]]] = {label: [] for label, _ in modes}
     routes = RouteLog()
     routes.install()
     cm = running_cluster(api, kubeconfig, settings=settings, endpoint=endpoint)
     cluster = await asyncio.to_thread(cm.__enter__)
+    started = time.monotonic()
     try:
         await asyncio.to_thread(cluster.create, body)
         await asyncio.to_thread(cluster.wait_phase, "Stable", "web", 30.0)
-        print("run  end-to-end  operator  scrape  build-up  interval-wait   (seconds)")
-        for run in range(1, runs + 1):
-            r = await one_run(cluster, prom, apps, run, routes)
-            if r is None:
-                print(f"{run:3d}  no rollback timing recorded")
-                continue
-            results.append(r)
-            print(f"{run:3d}  {r['end_to_end']:10.3f}  {r['operator']:8.4f}  "
-                  f"{r['scrape_delay']:6.3f}  {r['build_up']:8.3f}  {r['interval_wait']:13.3f}")
+        run = 0
+        for label, period in modes:
+            await asyncio.to_thread(cluster.patch_spec, "web",
+                                    analysis=analysis(interval, period))
+            print(f"\n{label}, intervalSeconds {interval}")
+            print("run  end-to-end  operator  scrape  build-up  measurement-wait  by   (seconds)")
+            for _ in range(runs):
+                run += 1
+                r = await one_run(cluster, prom, apps, run, routes, float(interval))
+                if r is None:
+                    print(f"{run:3d}  no rollback timing recorded")
+                    continue
+                results[label].append(r)
+                print(f"{run:3d}  {r['end_to_end']:10.3f}  {r['operator']:8.4f}  "
+                      f"{r['scrape_delay']:6.3f}  {r['build_up']:8.3f}  "
+                      f"{r['measurement_wait']:16.3f}  {'check' if r['by_check'] else 'round'}")
     finally:
         stop.set()
         await load
@@ -222,31 +262,22 @@ async def main_async(runs: int) -> int:
             await app.close()
         api.stop()
         prom.stop()
-    if not results:
+    if not all(results.values()):
         return 1
-    e2e = [r["end_to_end"] for r in results]
-    op = [r["operator"] for r in results]
-
-    def med(key: str) -> float:
-        vals = [r[key] for r in results if r[key] == r[key]]
-        return statistics.median(vals) if vals else float("nan")
-
-    print(f"\nruns: {len(results)} (Prometheus scrape 1 s, analysis interval 1 s, window 5 s)")
-    print(f"(a) end-to-end, failing -> Ingress back on stable: median {statistics.median(e2e):.3f}"
-          f" s, p90 {pct(e2e, 0.9):.3f} s")
-    print(f"(b) operator's share, breaching result -> Ingress patch accepted: median "
-          f"{statistics.median(op) * 1000:.1f} ms, p99 {pct(op, 0.99) * 1000:.1f} ms")
-    print(f"(c) median split of (a): scrape delay {med('scrape_delay'):.3f} s, rate-window "
-          f"build-up {med('build_up'):.3f} s, interval wait {med('interval_wait'):.3f} s, "
-          f"operator {statistics.median(op):.3f} s")
+    print(f"\nPrometheus scrape 1 s, analysis interval {interval} s, rate window 5 s, "
+          f"{time.monotonic() - started:.0f} s in all")
+    for label, _ in modes:
+        print("\n".join(summary(label, results[label])))
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=25)
+    parser.add_argument("--runs", type=int, default=5, help="releases per mode")
+    parser.add_argument("--interval", type=int, default=30, help="analysis intervalSeconds")
+    parser.add_argument("--check", type=int, default=5, help="breachCheckSeconds (watch on)")
     args = parser.parse_args()
-    return asyncio.run(main_async(args.runs))
+    return asyncio.run(main_async(args.runs, args.interval, args.check))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ metric. A provider answers every query with a
 :class:`~finnexus_operator.core.measurement.QueryResult` and translates its library's failures
 into ``Error`` results instead of raising.
 
-Adding a backend: a class with the Protocol's two methods (``query``, ``close``) in its own
+Adding a backend: a class with the Protocol's two methods (``query(promql, at=None)``: an
+instant query, evaluated at the past instant ``at`` when given; ``close``) in its own
 module, a factory ``(Settings) -> MetricProvider | None`` that builds it from its own settings
 (None when its endpoint is not configured), and an entry in :data:`PROVIDERS` under the name
 ``--metrics-provider`` / ``FINNEXUS_METRICS_PROVIDER`` selects. Prometheus is the only backend
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from finnexus_operator import errors
@@ -38,8 +40,9 @@ NO_PROVIDER = ("no Prometheus configured: start the operator with --prometheus-u
 class MetricProvider(Protocol):
     """Something that answers an instant query with one :class:`QueryResult`."""
 
-    async def query(self, promql: str) -> QueryResult:
-        """Run one instant query; never raises for query or transport problems."""
+    async def query(self, promql: str, at: datetime | None = None) -> QueryResult:
+        """Run one instant query, evaluated at ``at`` (None: now); never raises for query or
+        transport problems."""
         ...
 
     async def close(self) -> None:
@@ -91,6 +94,8 @@ async def measure(provider: MetricProvider | None, measurement: Measurement
         missing = QueryResult.error(NO_PROVIDER)
         results: list[QueryResult] = [missing for _ in queries]
     else:
-        results = list(await asyncio.gather(*(provider.query(q.promql) for q in queries)))
-    return [MetricSample(q.name, result, q.promql)
+        results = list(await asyncio.gather(*(
+            provider.query(q.promql) if q.at is None else provider.query(q.promql, q.at)
+            for q in queries)))
+    return [MetricSample(q.name, result, q.promql, baseline=q.baseline)
             for q, result in zip(queries, results, strict=True)]

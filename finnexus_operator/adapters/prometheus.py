@@ -1,7 +1,9 @@
 """Prometheus as a metric provider: one instant query over the HTTP API, one number back.
 
-``GET {url}/api/v1/query?query=...`` with aiohttp. Every problem (transport, HTTP, query,
-shape of the answer) becomes an ``Error`` or ``NoData`` :class:`QueryResult`; nothing raises.
+``GET {url}/api/v1/query?query=...[&time=<unix seconds>]`` with aiohttp (``time``: evaluated
+at that past instant, e.g. the stable Service before a switch). Every problem (transport,
+HTTP, query, shape of the answer) becomes an ``Error`` or ``NoData`` :class:`QueryResult`;
+nothing raises.
 The answer is read as a stream and never beyond ``max_bytes`` (default 1 MiB), and an answer
 with more than ``max_series`` series (default 100) is not decoded further: a broad query is an
 ``Error``, never a memory spike (DESIGN §2.1 rule 7).
@@ -17,6 +19,7 @@ import math
 import os
 import socket
 import ssl
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -26,7 +29,8 @@ from finnexus_operator import __version__
 from finnexus_operator.core.measurement import QueryResult
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_SERIES", "NAN", "NO_SERIES", "PrometheusProvider",
-           "display_url", "parse_query_response", "too_large", "too_many_series"]
+           "display_url", "parse_query_response", "query_params", "too_large",
+           "too_many_series"]
 
 _SNIPPET = 200
 _USER_AGENT = f"finnexus-operator/{__version__}"
@@ -145,6 +149,15 @@ def parse_query_response(body: Any, max_series: int | None = None) -> QueryResul
     if result_type == "string":
         return QueryResult.error("query returned a string; it must return a number")
     return QueryResult.error(f"unknown resultType {result_type!r} from Prometheus")
+
+
+def query_params(promql: str, at: datetime | None = None) -> dict[str, str]:
+    """The ``/api/v1/query`` parameters: the query, and ``time`` (Unix seconds, to the
+    millisecond) when it is evaluated at a past instant."""
+    params = {"query": promql}
+    if at is not None:
+        params["time"] = f"{at.timestamp():.3f}"
+    return params
 
 
 def _base_url(parsed: URL) -> tuple[URL, str]:
@@ -266,8 +279,9 @@ class PrometheusProvider:
         token = _read_token(self._token_file) if self._token_file else self._token
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def query(self, promql: str) -> QueryResult:
-        """Run one instant query; every failure is an ``Error`` result, never an exception."""
+    async def query(self, promql: str, at: datetime | None = None) -> QueryResult:
+        """Run one instant query, evaluated at ``at`` (None: now, as Prometheus sees it);
+        every failure is an ``Error`` result, never an exception."""
         try:
             headers = self._headers()
         except OSError as exc:
@@ -276,7 +290,7 @@ class PrometheusProvider:
             session = self._get_session()
             async with session.get(
                 self._endpoint,
-                params={"query": promql},
+                params=query_params(promql, at),
                 headers=headers,
                 auth=None if headers else self._basic,
             ) as response:

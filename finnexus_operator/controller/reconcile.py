@@ -91,6 +91,8 @@ class _ClusterIO:
         self.decided_at = time.time()
         ns, name = self.owner["namespace"], self.owner["name"]
         for sample in samples:
+            if sample.baseline:  # the stable side of a relative bound, asked once per rollout
+                continue
             telemetry.MEASUREMENTS.labels(ns, name, sample.name,
                                           sample.result.outcome.value).inc()
         return samples

@@ -1,89 +1,43 @@
-"""Verdicts, per-metric limits and one analysis round (pure).
+"""Verdicts, per-metric limits, one analysis round and one breach check (pure).
 
 A measurement is graded ``Pass`` (within bounds), ``Fail`` (outside), ``NoData`` (empty vector
-or NaN) or ``Error`` (Prometheus unreachable, HTTP error, bad query, several series). A metric
-fails the analysis when its failures exceed ``failureLimit``, its consecutive NoData exceed
-``noDataLimit`` or its consecutive Errors exceed ``errorLimit``. Only a round in which every
-metric passed counts towards ``checks``: missing data never promotes.
+or NaN, or a relative metric without a baseline) or ``Error`` (Prometheus unreachable, HTTP
+error, bad query, several series): :mod:`~.bounds`. A metric fails the analysis when its
+failures exceed ``failureLimit``, its consecutive NoData exceed ``noDataLimit`` or its
+consecutive Errors exceed ``errorLimit``. Only a round in which every metric passed (and no
+breach check of its period failed) counts towards ``checks``: missing data never promotes.
+
+Between rounds, breach checks (``breachCheckSeconds``) re-measure every metric. A ``Fail``
+there counts like a failed round: it adds one to the metric's ``failures`` and, past
+``failureLimit``, rejects at once. It is counted once per period between two rounds, and the
+round that closes the period does not count it again (``checkFailed``), so a breach seen by
+several checks and then by the round is one failed measurement, as it would have been without
+the checks. ``NoData``/``Error`` in a breach check never count (only at round time); a breach
+check never advances ``round`` and never promotes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
+from finnexus_operator.core.bounds import (
+    Baseline,
+    Verdict,
+    describe,
+    fmt,
+    judge,
+    relative_limit,
+    worst,
+)
 from finnexus_operator.core.measurement import QueryOutcome, QueryResult
 from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.models.spec import AnalysisSpec, MetricSpec
 from finnexus_operator.models.status import AnalysisStatus, MetricStatus
 
-__all__ = ["RoundOutcome", "Verdict", "evaluate_round", "fmt", "judge", "max_rounds", "worst"]
-
-
-class Verdict(StrEnum):
-    """Grade of one measurement."""
-
-    PASS = "Pass"
-    NO_DATA = "NoData"
-    ERROR = "Error"
-    FAIL = "Fail"
-
-
-_SEVERITY = {Verdict.PASS: 0, Verdict.NO_DATA: 1, Verdict.ERROR: 2, Verdict.FAIL: 3}
-
-
-def worst(verdicts: Sequence[Verdict]) -> Verdict:
-    """Combine verdicts worst-first (Fail > Error > NoData > Pass); empty -> NoData."""
-    return max(verdicts, key=_SEVERITY.__getitem__) if verdicts else Verdict.NO_DATA
-
-
-def fmt(value: float | None) -> str:
-    """A number as people read it in a message."""
-    if value is None:
-        return "n/a"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return f"{value:.4g}"
-
-
-def judge(metric: MetricSpec, result: QueryResult) -> Verdict:
-    """Grade one measurement against the metric's inclusive bounds."""
-    if result.outcome is QueryOutcome.ERROR:
-        return Verdict.ERROR
-    value = result.value
-    if result.outcome is QueryOutcome.NO_DATA or value is None or math.isnan(value):
-        return Verdict.NO_DATA
-    if metric.min is not None and value < metric.min:
-        return Verdict.FAIL
-    if metric.max is not None and value > metric.max:
-        return Verdict.FAIL
-    return Verdict.PASS
-
-
-def _describe(metric: MetricSpec, result: QueryResult, verdict: Verdict) -> str:
-    """One metric's part of a round message; the measured value always follows the name.
-
-    ``m 0.12 <= 0.2`` (max only), ``m 0.5 >= 0.1`` (min only), ``m 0.5 in [0.1, 0.9]`` (both);
-    outside the bounds ``m 0.052 > 0.001`` or ``m 0.05 < 0.1``.
-    """
-    name = metric.name
-    if verdict is Verdict.NO_DATA:
-        return f"{name} no data ({result.detail or 'NaN'})"
-    if verdict is Verdict.ERROR:
-        return f"{name} error ({result.detail})"
-    v = fmt(result.value)
-    low, high = metric.min, metric.max
-    if high is not None and result.value is not None and result.value > high:
-        return f"{name} {v} > {fmt(high)}"
-    if low is not None and result.value is not None and result.value < low:
-        return f"{name} {v} < {fmt(low)}"
-    if low is not None and high is not None:
-        return f"{name} {v} in [{fmt(low)}, {fmt(high)}]"
-    if low is not None:
-        return f"{name} {v} >= {fmt(low)}"
-    return f"{name} {v} <= {fmt(high)}"
+__all__ = ["Baseline", "CheckOutcome", "RoundOutcome", "Verdict", "describe", "evaluate_check",
+           "evaluate_round", "fmt", "judge", "max_rounds", "round_label", "worst"]
 
 
 @dataclass(frozen=True)
@@ -97,56 +51,131 @@ class RoundOutcome:
     done: bool  # enough passing rounds to promote
 
 
+_NOT_MEASURED = QueryResult(QueryOutcome.ERROR, detail="not measured")
+
+
+def _metric_status(metric: MetricSpec, result: QueryResult,
+                   verdict: Verdict, baseline: Baseline | None, *, failures: int,
+                   no_data: int, errors: int, check_failed: bool) -> MetricStatus:
+    """A metric's status after a measurement: its value, verdict, counters and baseline."""
+    value = result.value if result.value is not None and math.isfinite(result.value) else None
+    known = baseline.value if baseline is not None else None
+    limit = relative_limit(metric.relative, baseline) if metric.relative else None
+    detail = result.detail or None
+    if verdict is Verdict.NO_DATA and result.ok and baseline is not None:
+        detail = f"no baseline: {baseline.detail}"
+    return MetricStatus(
+        name=metric.name, value=value, verdict=verdict.value, detail=detail,
+        failures=failures, no_data=no_data, errors=errors, check_failed=check_failed,
+        baseline=known, baseline_query=baseline.key if known is not None and baseline else None,
+        bound=limit if limit is not None and math.isfinite(limit) else None,
+    )
+
+
 def evaluate_round(
     spec: AnalysisSpec, prev: AnalysisStatus | None, samples: Sequence[MetricSample], now: str,
-    *, counts: bool = True, paused: bool = False,
+    *, counts: bool = True, paused: bool = False, baselines: Mapping[str, Baseline] | None = None,
 ) -> RoundOutcome:
     """Grade every metric, update its counters, decide breach or promotion.
 
     ``counts``: the round may count toward ``checks`` (False while the candidate is not fully
     Ready: its verdicts still count against the limits, a pass never counts). ``paused``: no
     "inconclusive" verdict, and the round is not counted toward that limit (DESIGN §2.2).
+    ``baselines``: each relative metric's baseline (:func:`~.baseline.resolve`).
     """
-    by_name = {s.name: s.result for s in samples}
+    by_name = {s.name: s.result for s in samples if not s.baseline}
+    bases = baselines or {}
     previous = {m.name: m for m in (prev.metrics if prev else [])}
     round_no = (prev.round if prev else 0) + 1
     metrics: list[MetricStatus] = []
     verdicts: list[Verdict] = []
     texts: list[str] = []
     breach: str | None = None
+    clean = True  # no breach check of this period failed
     for metric in spec.metrics:
-        result = by_name.get(metric.name, QueryResult(QueryOutcome.ERROR, detail="not measured"))
-        verdict = judge(metric, result)
+        result = by_name.get(metric.name, _NOT_MEASURED)
+        base = bases.get(metric.name)
+        verdict = judge(metric, result, base)
         old = previous.get(metric.name, MetricStatus(name=metric.name))
-        failures = old.failures + (verdict is Verdict.FAIL)
+        clean = clean and not old.check_failed
+        # a failure a breach check of this period counted is not counted again
+        failures = old.failures + (verdict is Verdict.FAIL and not old.check_failed)
         no_data = old.no_data + 1 if verdict is Verdict.NO_DATA else 0
         errors = old.errors + 1 if verdict is Verdict.ERROR else 0
-        value = result.value if result.value is not None and math.isfinite(result.value) else None
-        metrics.append(MetricStatus(
-            name=metric.name, value=value, verdict=verdict.value, detail=result.detail or None,
-            failures=failures, no_data=no_data, errors=errors,
-        ))
+        metrics.append(_metric_status(metric, result, verdict, base, failures=failures,
+                                      no_data=no_data, errors=errors, check_failed=False))
         verdicts.append(verdict)
-        text = _describe(metric, result, verdict)
+        text = describe(metric, result, verdict, base)
         texts.append(text)
         if breach is None:
-            breach = _breach(spec, metric.name, text, round_no, failures, no_data, errors)
+            breach = _breach(spec, text, f"round {round_no}", failures, no_data, errors)
     verdict = worst(verdicts)
-    passed = (prev.passed if prev else 0) + (verdict is Verdict.PASS and counts)
+    counted = verdict is Verdict.PASS and counts and clean
+    passed = (prev.passed if prev else 0) + counted
     paused_rounds = (prev.paused_rounds if prev else 0) + paused
     status = AnalysisStatus(
         round=round_no, passed=passed, checks=spec.checks, metrics=metrics, last_round_time=now,
-        paused_rounds=paused_rounds,
+        paused_rounds=paused_rounds, last_check_at=prev.last_check_at if prev else None,
+        breach_checks=prev.breach_checks if prev else 0,
     )
     # Promotion happens only on a round that itself passed: once enough rounds passed while
     # paused, a later round with NoData/Error must not be the one that promotes (DESIGN §2
     # "missing data never promotes").
-    done = breach is None and verdict is Verdict.PASS and counts and passed >= spec.checks
+    done = breach is None and counted and passed >= spec.checks
     limit = max_rounds(spec)
     if breach is None and not done and not paused and round_no - paused_rounds >= limit:
         breach = (f"analysis inconclusive: {passed}/{spec.checks} passing rounds after "
                   f"{round_no} rounds (at most {limit}: 2 x checks + the limits)")
     return RoundOutcome(status, verdict, "; ".join(texts), breach, done)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """Result of one breach check between rounds."""
+
+    status: AnalysisStatus
+    failed: str  # the metrics that failed ("" when none did): "error-rate 0.052 > 0.001"
+    breach: str | None  # why the analysis failed, or None
+
+
+def evaluate_check(
+    spec: AnalysisSpec, prev: AnalysisStatus, samples: Sequence[MetricSample], now: str,
+    *, baselines: Mapping[str, Baseline] | None = None,
+) -> CheckOutcome:
+    """Grade a breach check: only a ``Fail`` counts (once per period between rounds); the
+    round counters, NoData and Error streaks and ``passed`` are left as they are."""
+    by_name = {s.name: s.result for s in samples if not s.baseline}
+    bases = baselines or {}
+    previous = {m.name: m for m in prev.metrics}
+    metrics: list[MetricStatus] = []
+    failed: list[str] = []
+    breach: str | None = None
+    for metric in spec.metrics:
+        result = by_name.get(metric.name, _NOT_MEASURED)
+        base = bases.get(metric.name)
+        verdict = judge(metric, result, base)
+        old = previous.get(metric.name, MetricStatus(name=metric.name))
+        if verdict is not Verdict.FAIL:
+            # not a verdict that counts here: keep the round's, learn a new baseline only
+            known = base is not None and base.value is not None
+            metrics.append(old.model_copy(update={
+                "baseline": base.value if known and base else old.baseline,
+                "baseline_query": base.key if known and base else old.baseline_query,
+                "bound": (relative_limit(metric.relative, base) if known and metric.relative
+                          else old.bound)}))
+            continue
+        failures = old.failures + (not old.check_failed)
+        metrics.append(_metric_status(metric, result, verdict, base, failures=failures,
+                                      no_data=old.no_data, errors=old.errors,
+                                      check_failed=True))
+        text = describe(metric, result, verdict, base)
+        failed.append(text)
+        if breach is None:
+            breach = _breach(spec, text, f"breach check after round {prev.round}", failures,
+                             0, 0)
+    status = prev.model_copy(update={"metrics": metrics, "last_check_at": now,
+                                     "breach_checks": prev.breach_checks + 1})
+    return CheckOutcome(status, "; ".join(failed), breach)
 
 
 def max_rounds(spec: AnalysisSpec) -> int:
@@ -158,17 +187,15 @@ def max_rounds(spec: AnalysisSpec) -> int:
     return 2 * spec.checks + spec.failure_limit + spec.no_data_limit + spec.error_limit
 
 
-def _breach(
-    spec: AnalysisSpec, name: str, text: str, round_no: int, failures: int, no_data: int,
-    errors: int,
-) -> str | None:
+def _breach(spec: AnalysisSpec, text: str, when: str, failures: int, no_data: int,
+            errors: int) -> str | None:
     if failures > spec.failure_limit:
-        return f"{text} (round {round_no}, failureLimit {spec.failure_limit})"
+        return f"{text} ({when}, failureLimit {spec.failure_limit})"
     if no_data > spec.no_data_limit:
-        return (f"{text} for {no_data} consecutive rounds (round {round_no}, "
+        return (f"{text} for {no_data} consecutive rounds ({when}, "
                 f"noDataLimit {spec.no_data_limit})")
     if errors > spec.error_limit:
-        return (f"{text} for {errors} consecutive rounds (round {round_no}, "
+        return (f"{text} for {errors} consecutive rounds ({when}, "
                 f"errorLimit {spec.error_limit})")
     return None
 

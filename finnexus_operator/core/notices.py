@@ -132,8 +132,11 @@ def breach_of(spec: FinNexusDeploymentSpec | None, analysis: AnalysisStatus | No
                 return Breach(metric.name, value, metric.max, "max")
             if value is not None and metric.min is not None and value < metric.min:
                 return Breach(metric.name, value, metric.min, "min")
+            if value is not None and status.bound is not None and value > status.bound:
+                return Breach(metric.name, value, status.bound, "max")  # relative bound
             bound, kind = ((metric.max, "max") if metric.max is not None
-                           else (metric.min, "min"))
+                           else (metric.min, "min") if metric.min is not None
+                           else (status.bound, "max"))
             return Breach(metric.name, value if check == "failures" else None, bound, kind)
     return None
 

@@ -39,6 +39,7 @@ class MetricSample:
     name: str
     result: QueryResult
     query: str = ""
+    baseline: bool = False  # the stable colour's value at the switch time (relative bounds)
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,4 @@ class Observed:
     revisions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     health: HealthRound | None = None  # probed in this pass (None: not due / not probed)
     metrics: Sequence[MetricSample] | None = None  # measured in this pass (None: not due)
+    breach_check: bool = False  # ``metrics`` is a breach check between rounds, not a round

@@ -63,7 +63,8 @@ async def run_pass(spec: ParsedSpec, status: FinNexusDeploymentStatus, io: PassI
     if wanted.metrics is not None:
         samples = await io.measure(wanted.metrics)
         observed = dataclasses.replace(
-            observed, metrics=None if samples is None else tuple(samples))
+            observed, metrics=None if samples is None else tuple(samples),
+            breach_check=wanted.metrics.breach_check)
     decided = plan(spec, status, observed, clock())
     if decided.decision is not None:
         await io.record(decided.decision)  # written ahead: nothing acts on an unrecorded one

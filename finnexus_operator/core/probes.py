@@ -10,6 +10,7 @@ Adapters only execute these requests and report a :class:`~.observed.HealthRound
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = ["HealthProbe", "Measurement", "MetricQuery"]
 
@@ -29,14 +30,19 @@ class HealthProbe:
 
 @dataclass(frozen=True)
 class MetricQuery:
-    """One metric of a measurement round: its name and its rendered PromQL."""
+    """One metric of a measurement round: its name and its rendered PromQL; a baseline query
+    (the stable colour's, for a relative bound) is evaluated at ``at`` (None: now)."""
 
     name: str
     promql: str
+    at: datetime | None = None
+    baseline: bool = False
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """One measurement round: every metric's query, in spec order."""
+    """One measurement round (or, with ``breach_check``, a breach check between rounds):
+    every metric's query in spec order, then the baseline queries still to be measured."""
 
     queries: tuple[MetricQuery, ...]
+    breach_check: bool = False

@@ -7,12 +7,17 @@ before any promotion.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from finnexus_operator import constants
-from finnexus_operator.core import analysis
+from finnexus_operator.core import analysis, baseline
+from finnexus_operator.core.bounds import Baseline
 from finnexus_operator.core.clock import iso
 from finnexus_operator.core.manifests import other
+from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.core.rollout import Rollout
 from finnexus_operator.models.phases import Phase, Reason, RejectionKind, Result
+from finnexus_operator.models.spec import AnalysisSpec
 from finnexus_operator.models.status import HealthStatus
 
 __all__ = [
@@ -232,19 +237,25 @@ def watch_health(r: Rollout) -> bool:
 
 
 def analyzing(r: Rollout) -> None:
-    """One measurement round (when one was taken): breach rejects, enough passes promote.
-    A round taken while the candidate is not fully Ready never counts toward ``checks``."""
+    """One measurement round or breach check (when one was taken): breach rejects, enough
+    passing rounds promote. A round taken while the candidate is not fully Ready never counts
+    toward ``checks``; a breach check never counts toward them at all (analysis.py)."""
     if not watch_health(r):
         return
-    if r.spec.analysis is None:  # analysis removed mid-rollout: nothing left to gate
+    spec = r.spec.analysis
+    if spec is None:  # analysis removed mid-rollout: nothing left to gate
         r.promote("analysis removed from the spec")
         return
     samples = r.obs.metrics
     if samples is None:
         return
+    bases = baseline.resolve(spec, r.obs.namespace, r.obs.name, r.st, samples)
+    if r.obs.breach_check and r.st.analysis is not None:
+        _breach_check(r, spec, samples, bases)
+        return
     ready, _ = r.candidate_state_ready()
-    outcome = analysis.evaluate_round(r.spec.analysis, r.st.analysis, samples, iso(r.now),
-                                      counts=ready, paused=r.spec.paused)
+    outcome = analysis.evaluate_round(spec, r.st.analysis, samples, iso(r.now),
+                                      counts=ready, paused=r.spec.paused, baselines=bases)
     r.st.analysis = outcome.status
     label = analysis.round_label(outcome.status)
     if outcome.breach is not None:
@@ -257,3 +268,22 @@ def analyzing(r: Rollout) -> None:
         return
     suffix = "; paused: not promoting" if outcome.done else ""
     r.st.message = f"{label}: {outcome.summary}{suffix}"
+
+
+_CHECK_NOTE = "; breach check: "
+
+
+def _breach_check(r: Rollout, spec: AnalysisSpec, samples: Sequence[MetricSample],
+                  bases: Mapping[str, Baseline]) -> None:
+    """A breach check between rounds: a Fail past failureLimit rejects at once (paused or
+    not); a tolerated one is noted in the message until the next round."""
+    assert r.st.analysis is not None
+    outcome = analysis.evaluate_check(spec, r.st.analysis, samples, iso(r.now), baselines=bases)
+    r.st.analysis = outcome.status
+    if outcome.breach is not None:
+        r.event(Reason.ANALYSIS_FAILED, outcome.breach, warning=True)
+        r.reject(outcome.breach, RejectionKind.METRIC)
+        return
+    if outcome.failed:
+        r.st.message = (r.st.message.split(_CHECK_NOTE)[0] + _CHECK_NOTE + outcome.failed
+                        + f" (tolerated: failureLimit {spec.failure_limit})")

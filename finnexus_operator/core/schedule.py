@@ -1,9 +1,15 @@
-"""When things are due: the one timing rule for health rounds, measurement rounds and passes.
+"""When things are due: the one timing rule for health rounds, measurements and passes.
 
 :func:`health_timer` and :func:`measurement_timer` answer both questions a pass asks: *is a
 round due now* (before plan(), on the stored status: :func:`due`) and *when must the next pass
 look again* (after plan(), on the decided status: :func:`requeue_after`). :func:`due` also
 says exactly what to probe: the :mod:`~.probes` requests the adapters execute.
+
+Measurements while Analyzing: a round every ``intervalSeconds`` after the switch (the rounds
+that count toward ``checks``) and, in between, a breach check every ``breachCheckSeconds``
+after the latest measurement of either kind (none when it is not less than the interval).
+When both fall due in one pass the round is taken (it is the one that counts). The next pass
+is due at the earlier of the two.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from finnexus_operator.core import templating
+from finnexus_operator.core import baseline, templating
 from finnexus_operator.core.clock import parse, seconds_since
 from finnexus_operator.core.observed import Observed
 from finnexus_operator.core.probes import HealthProbe, Measurement, MetricQuery
@@ -39,6 +45,7 @@ class RoundTimer:
 
     due: bool  # a round may run in this pass
     next_in: float  # seconds until the next pass should look (readiness poll included)
+    breach_check: bool = False  # (measurements) what is due is a breach check, not a round
 
 
 @dataclass(frozen=True)
@@ -81,15 +88,28 @@ def _requests_promote(observed: Observed) -> bool:
 
 def measurement_timer(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus,
                       now: datetime) -> RoundTimer | None:
-    """Measurement rounds while Analyzing: one per ``analysis.intervalSeconds`` after the
-    switch (None: other phases, or no analysis)."""
+    """Measurements while Analyzing: a round per ``analysis.intervalSeconds`` after the
+    switch, breach checks in between (None: other phases, or no analysis)."""
     if status.phase is not Phase.ANALYZING or spec.analysis is None:
         return None
-    last = (status.analysis.last_round_time if status.analysis else None) or status.switched_at
-    since = seconds_since(last, now)
+    a = status.analysis
+    last_round = (a.last_round_time if a else None) or status.switched_at
+    since = seconds_since(last_round, now)
     interval = float(spec.analysis.interval_seconds)
-    return RoundTimer(due=since is None or since >= interval,
-                      next_in=max(0.0, interval - (since or 0.0)))
+    round_in = max(0.0, interval - (since or 0.0))
+    if since is None or since >= interval:
+        return RoundTimer(due=True, next_in=0.0)
+    period = spec.analysis.breach_check_period
+    if period is None:
+        return RoundTimer(due=False, next_in=round_in)
+    # from the latest measurement of either kind: the first check comes a period after the
+    # switch or a round, the next a period after it
+    since_check = seconds_since(a.last_check_at if a else None, now)
+    latest = since if since_check is None else min(since, since_check)
+    check_in = max(0.0, period - latest)
+    if check_in <= 0.0:
+        return RoundTimer(due=True, next_in=0.0, breach_check=True)
+    return RoundTimer(due=False, next_in=min(round_in, check_in))
 
 
 def due(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
@@ -112,7 +132,9 @@ def due(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
         values = templating.query_values(observed.namespace, observed.name, status)
         measurement = Measurement(tuple(
             MetricQuery(metric.name, templating.render(metric.query, values))
-            for metric in spec.analysis.metrics))
+            for metric in spec.analysis.metrics) + baseline.queries(
+                spec.analysis, observed.namespace, observed.name, status),
+            breach_check=measure.breach_check)
     return Due(health=probe, metrics=measurement)
 
 

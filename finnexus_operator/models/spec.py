@@ -20,6 +20,7 @@ __all__ = [
     "IngressSpec",
     "MetricSpec",
     "PromotionSpec",
+    "RelativeSpec",
     "ServiceSpec",
     "container_port_names",
     "container_port_numbers",
@@ -131,12 +132,48 @@ class HealthCheckSpec(_SpecModel):
         return None if v is None else _check_port(v, "healthCheck.port")
 
 
-class MetricSpec(_SpecModel):
-    """One Prometheus query that must return exactly one number within [min, max]."""
+class RelativeSpec(_SpecModel):
+    """An upper bound relative to the stable revision as it served before the switch: the
+    same query with {{service}}, {{color}} and {{revision}} set to the stable colour's,
+    evaluated at the time of the switch (the baseline)."""
 
     model_config = ConfigDict(
         json_schema_extra=_cel(
-            ("has(self.min) || has(self.max)", "a metric needs min or max"),
+            ("has(self.maxIncrease) != has(self.maxRatio)",
+             "relative needs exactly one of maxIncrease or maxRatio"),
+        )
+    )
+
+    max_increase: float | None = Field(
+        None, ge=0, le=1000, allow_inf_nan=False,
+        description="candidate <= baseline * (1 + maxIncrease); 0.2 allows 20 % more.",
+    )
+    max_ratio: float | None = Field(
+        None, ge=0, le=1000, allow_inf_nan=False,
+        description="candidate <= baseline * maxRatio.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RelativeSpec:
+        if (self.max_increase is None) == (self.max_ratio is None):
+            raise ValueError("relative needs exactly one of maxIncrease or maxRatio")
+        return self
+
+    def limit(self, baseline: float) -> float:
+        """The highest value a candidate may have against ``baseline``."""
+        if self.max_ratio is not None:
+            return baseline * self.max_ratio
+        return baseline * (1.0 + (self.max_increase or 0.0))
+
+
+class MetricSpec(_SpecModel):
+    """One Prometheus query that must return exactly one number within [min, max] and, with
+    ``relative``, no more than the stable revision's value at the switch allows."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            ("has(self.min) || has(self.max) || has(self.relative)",
+             "a metric needs min, max or relative"),
             ("!has(self.min) || !has(self.max) || self.min <= self.max",
              "min must be less than or equal to max"),
         )
@@ -154,11 +191,12 @@ class MetricSpec(_SpecModel):
     )
     min: float | None = Field(None, allow_inf_nan=False, description="Inclusive lower bound.")
     max: float | None = Field(None, allow_inf_nan=False, description="Inclusive upper bound.")
+    relative: RelativeSpec | None = Field(None, description=RelativeSpec.__doc__)
 
     @model_validator(mode="after")
     def _bounds(self) -> MetricSpec:
-        if self.min is None and self.max is None:
-            raise ValueError("a metric needs min or max")
+        if self.min is None and self.max is None and self.relative is None:
+            raise ValueError("a metric needs min, max or relative")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
         return self
@@ -168,7 +206,15 @@ class AnalysisSpec(_SpecModel):
     """Prometheus gate after the traffic switch; absent -> promote right after the switch."""
 
     interval_seconds: int = Field(
-        30, ge=1, le=3600, description="Seconds between measurement rounds."
+        30, ge=1, le=3600,
+        description="Seconds between the measurement rounds that count toward checks.",
+    )
+    breach_check_seconds: int = Field(
+        5, ge=1, le=3600,
+        description="Seconds between breach checks: re-measurements between rounds in which "
+        "a Fail counts like a failed round (and rolls back at once past failureLimit); "
+        "NoData and Error there never count. No breach checks when it is not less than "
+        "intervalSeconds.",
     )
     checks: int = Field(10, ge=1, le=1000, description="Passing rounds needed to promote.")
     failure_limit: int = Field(
@@ -182,7 +228,8 @@ class AnalysisSpec(_SpecModel):
         3, ge=0, le=1000, description="Consecutive query errors tolerated per metric."
     )
     metrics: list[MetricSpec] = Field(
-        min_length=1, max_length=20, description="The queries measured every round.",
+        min_length=1, max_length=20, description="The queries measured every round and "
+        "breach check.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
 
@@ -194,6 +241,12 @@ class AnalysisSpec(_SpecModel):
         if dupes:
             raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")
         return v
+
+    @property
+    def breach_check_period(self) -> float | None:
+        """Seconds between breach checks; None when there is no check between two rounds."""
+        period = self.breach_check_seconds
+        return float(period) if period < self.interval_seconds else None
 
 
 class PromotionSpec(_SpecModel):

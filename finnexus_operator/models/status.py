@@ -58,6 +58,21 @@ class MetricStatus(_StatusModel):
     failures: int = Field(0, description="Failed measurements so far (compared with failureLimit).")
     no_data: int = Field(0, description="Consecutive NoData results (compared with noDataLimit).")
     errors: int = Field(0, description="Consecutive Error results (compared with errorLimit).")
+    baseline: float | None = Field(
+        None, description="With a relative bound: the stable revision's value of the same "
+        "query at the switch time (measured once per rollout).",
+    )
+    bound: float | None = Field(
+        None, description="With a relative bound: the highest value the baseline allows.",
+    )
+    baseline_query: str | None = Field(
+        None, description="Bookkeeping: fingerprint of the rendered baseline query and time "
+        "the baseline belongs to (a changed query is measured again).",
+    )
+    check_failed: bool = Field(
+        False, description="Bookkeeping: a breach check since the last round failed and was "
+        "counted in failures (the round of the same period does not count it again).",
+    )
 
 
 class AnalysisStatus(_StatusModel):
@@ -72,6 +87,12 @@ class AnalysisStatus(_StatusModel):
         default_factory=list, description="The last measurement of each metric.",
     )
     last_round_time: str | None = Field(None, description="When the last round was measured.")
+    last_check_at: str | None = Field(
+        None, description="When the last breach check (a measurement between rounds) ran.",
+    )
+    breach_checks: int = Field(
+        0, description="Breach checks since the switch (they never count toward checks).",
+    )
     paused_rounds: int = Field(
         0, description="Rounds measured while paused (they never make the analysis inconclusive).",
     )

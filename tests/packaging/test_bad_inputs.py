@@ -97,10 +97,19 @@ def test_the_corpus_covers_every_layer() -> None:
     counts = Counter(c.layer for c in CASES)
     print(f"\nbad inputs: {len(CASES)} cases, rejected by: "
           + ", ".join(f"{layer} {counts[layer]}" for layer in LAYERS))
-    assert len(CASES) >= 30
+    assert len(CASES) >= 71
     assert set(counts) == set(LAYERS), counts
     assert all(c.field and c.why for c in CASES), [ids(c) for c in CASES if not c.why]
     assert counts["operator"] >= 8  # the contract test applies these to the running operator
+
+
+def test_the_breach_watch_and_relative_bounds_have_their_bad_inputs() -> None:
+    """Issue 11 items 3-4: every new field has cases, at the layer that rejects it."""
+    fields = Counter((c.field, c.layer) for c in CASES)
+    assert fields["spec.analysis.breachCheckSeconds", "schema"] >= 3
+    assert fields["spec.analysis.metrics[0].relative", "cel"] >= 2  # both / neither bound
+    assert fields["spec.analysis.metrics[0].relative.maxIncrease", "schema"] >= 1
+    assert fields["spec.analysis.metrics[0].relative.maxRatio", "schema"] >= 1
 
 
 def test_cases_are_whole_manifests_with_distinct_names() -> None:

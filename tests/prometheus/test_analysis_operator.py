@@ -73,10 +73,11 @@ class Rig:
 @contextlib.asynccontextmanager
 async def rig(apiserver: ApiServer, kubeconfig: str, prometheus: PrometheusServer,
               demo_app: Callable[..., Awaitable[AppHandle]], *, candidate: dict[str, Any],
-              spec: dict[str, Any], load_candidate: bool = True) -> AsyncIterator[Rig]:
+              spec: dict[str, Any], load_candidate: bool = True,
+              stable: dict[str, Any] | None = None) -> AsyncIterator[Rig]:
     started = time.monotonic()
     apps = {
-        "blue": await demo_app(service="web-blue", version="v1"),
+        "blue": await demo_app(service="web-blue", version="v1", **(stable or {})),
         "green": await demo_app(service="web-green", version="v2", **candidate),
     }
 

@@ -6,6 +6,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import pytest
 
@@ -208,3 +209,24 @@ async def test_a_broad_answer_is_refused_by_the_caps(prometheus: PrometheusServe
         assert result == QueryResult.error(
             "Prometheus answer larger than 16 KiB (cap); narrow the query")
         assert (await client.query("vector(1)")).value == 1.0
+
+
+async def test_a_query_at_a_past_instant_reads_what_the_service_did_then(
+    prometheus: PrometheusServer, demo_app: DemoAppFactory, provider: PrometheusProvider
+) -> None:
+    """The ``time`` parameter (relative bounds' baseline): p95 at an instant before a change
+    is the old value, while the same query now reads the new one."""
+    app = await demo_app(service="then", latency=0.22)
+    async with load(app, rps=40):
+        await samples_in_window(
+            prometheus, 'http_request_duration_seconds_count{service="then"}', 4)
+        before = datetime.now(UTC)
+        app.set(latency=0.03)
+        await prometheus.wait_for(p95_query("then"), lambda r: bool(r) and float(
+            r[0]["value"][1]) < 0.05, timeout=20)
+        now = await provider.query(p95_query("then"))
+        then = await provider.query(p95_query("then"), before)
+    assert now.value is not None and now.value < 0.05, now
+    assert then.value is not None and 0.2 <= then.value <= 0.25, then
+    later = await provider.query("time()", before)
+    assert later.value == pytest.approx(before.timestamp(), abs=0.002)  # sent to the ms

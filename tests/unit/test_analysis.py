@@ -1,4 +1,5 @@
-"""Verdicts, per-metric limits and one analysis round (finnexus_operator.core.analysis)."""
+"""Verdicts, per-metric limits and one analysis round (finnexus_operator.core.analysis), and
+the relative bounds of core.bounds."""
 
 from __future__ import annotations
 
@@ -281,3 +282,61 @@ def test_an_inconclusive_analysis_is_rejected_after_max_rounds() -> None:
             assert out.breach is None, n
     assert out.breach is not None and "inconclusive" in out.breach
     assert "0/3 passing rounds after 10 rounds" in out.breach
+
+
+# -- relative bounds (core.bounds) ----------------------------------------------------------------
+def base(value: float | None, detail: str = "") -> analysis.Baseline:
+    return analysis.Baseline("k", value, detail)
+
+
+@pytest.mark.parametrize(("bounds", "value", "baseline", "verdict", "text"), [
+    ({"relative": {"maxIncrease": 0.2}}, 0.24, base(0.2), Verdict.PASS,
+     "m 0.24 <= 0.24 (stable 0.2 + 20%)"),
+    ({"relative": {"maxIncrease": 0.2}}, 0.31, base(0.2), Verdict.FAIL,
+     "m 0.31 > 0.24 (stable 0.2 + 20%)"),
+    ({"relative": {"maxRatio": 1.5}}, 0.29, base(0.2), Verdict.PASS,
+     "m 0.29 <= 0.3 (stable 0.2 x 1.5)"),
+    ({"relative": {"maxRatio": 1.5}}, 0.31, base(0.2), Verdict.FAIL,
+     "m 0.31 > 0.3 (stable 0.2 x 1.5)"),
+    ({"relative": {"maxIncrease": 0.125}}, 0.1, base(0.2), Verdict.PASS,
+     "m 0.1 <= 0.225 (stable 0.2 + 12.5%)"),
+    ({"relative": {"maxIncrease": 1}}, 0.0, base(0.0), Verdict.PASS,
+     "m 0 <= 0 (stable 0 + 100%)"),
+    ({"relative": {"maxIncrease": 1}}, 0.001, base(0.0), Verdict.FAIL,
+     "m 0.001 > 0 (stable 0 + 100%)"),
+    ({"relative": {"maxRatio": 2}}, 0.1, None, Verdict.NO_DATA,
+     "m 0.1, no baseline (not measured)"),
+    ({"relative": {"maxRatio": 2}}, 0.1, base(None, "stable at the switch: empty vector"),
+     Verdict.NO_DATA, "m 0.1, no baseline (stable at the switch: empty vector)"),
+    ({"max": 0.2, "relative": {"maxRatio": 2}}, 0.25, base(0.2), Verdict.FAIL, "m 0.25 > 0.2"),
+    ({"max": 0.5, "relative": {"maxRatio": 2}}, 0.45, base(0.2), Verdict.FAIL,
+     "m 0.45 <= 0.5 and > 0.4 (stable 0.2 x 2)"),
+    ({"min": 0.1, "relative": {"maxRatio": 2}}, 0.05, base(0.2), Verdict.FAIL, "m 0.05 < 0.1"),
+    ({"min": 0.1, "max": 1, "relative": {"maxRatio": 2}}, 0.3, base(0.2), Verdict.PASS,
+     "m 0.3 in [0.1, 1] and <= 0.4 (stable 0.2 x 2)"),
+])
+def test_relative_bounds_judge_and_describe(bounds: dict[str, Any], value: float,
+                                            baseline: analysis.Baseline | None,
+                                            verdict: Verdict, text: str) -> None:
+    m = metric(**bounds)
+    assert analysis.judge(m, v(value), baseline) is verdict
+    assert analysis.describe(m, v(value), verdict, baseline) == text
+
+
+@pytest.mark.parametrize("raw", [
+    {"relative": {}}, {"relative": {"maxIncrease": 0.1, "maxRatio": 2}},
+    {"relative": {"maxIncrease": -0.1}}, {"relative": {"maxRatio": math.inf}},
+    {"relative": {"maxRatio": 1001}}, {"relative": {"maxRatio": "2"}},
+])
+def test_bad_relative_bounds_are_rejected(raw: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="relative"):
+        metric(**raw)
+
+
+def test_a_relative_bound_alone_is_a_bound_and_breach_check_defaults() -> None:
+    assert metric(relative={"maxRatio": 2}).relative is not None
+    s = spec()
+    assert s.breach_check_seconds == 5 and s.interval_seconds == 30
+    assert s.breach_check_period == 5.0
+    assert spec(intervalSeconds=5).breach_check_period is None  # no check between rounds
+    assert spec(intervalSeconds=6, breachCheckSeconds=1).breach_check_period == 1.0

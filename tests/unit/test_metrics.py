@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +16,7 @@ from finnexus_operator.adapters.metrics import (
     make_provider,
     measure,
 )
-from finnexus_operator.adapters.prometheus import PrometheusProvider
+from finnexus_operator.adapters.prometheus import PrometheusProvider, query_params
 from finnexus_operator.core.measurement import QueryResult
 from finnexus_operator.core.observed import MetricSample
 from finnexus_operator.core.probes import Measurement, MetricQuery
@@ -130,3 +131,28 @@ def test_an_unknown_provider_setting_is_rejected_naming_the_known_ones() -> None
     with pytest.raises(ValueError) as info:
         parse(["--metrics-provider", "x"])
     assert str(info.value) == "unknown --metrics-provider 'x'; known: prometheus"
+
+
+async def test_a_baseline_query_is_evaluated_at_its_time_and_marked() -> None:
+    """Relative bounds: measure() hands the provider the baseline's evaluation time (the
+    switch), and the sample says it is a baseline; a round query is evaluated now."""
+    switched = datetime(2026, 1, 1, 12, 0, 0, 250000, tzinfo=UTC)
+    asked: list[tuple[str, datetime | None]] = []
+
+    class AtProvider:
+        async def query(self, promql: str, at: datetime | None = None) -> QueryResult:
+            asked.append((promql, at))
+            return QueryResult.value_of(0.2 if at else 0.3)
+
+        async def close(self) -> None:
+            pass
+
+    measurement = Measurement((MetricQuery("lat", 'l{service="web-green"}'),
+                               MetricQuery("lat", 'l{service="web-blue"}', at=switched,
+                                           baseline=True)))
+    samples = await measure(AtProvider(), measurement)
+    assert asked == [('l{service="web-green"}', None), ('l{service="web-blue"}', switched)]
+    assert [(s.name, s.result.value, s.baseline) for s in samples] == [
+        ("lat", 0.3, False), ("lat", 0.2, True)]
+    assert query_params("q", switched) == {"query": "q", "time": "1767268800.250"}
+    assert query_params("q") == {"query": "q"}

@@ -228,3 +228,12 @@ def test_the_config_path_comes_from_the_flag_or_the_environment() -> None:
     assert settings_from(parser.parse_args([]), env).notifications_config == "/etc/env.yaml"
     flag = parser.parse_args(["--notifications-config", "/etc/flag.yaml"])
     assert settings_from(flag, env).notifications_config == "/etc/flag.yaml"
+
+
+def test_breach_of_a_relative_bound_names_the_bound_computed_from_the_baseline() -> None:
+    spec = FinNexusDeploymentSpec.model_validate({
+        "template": SPEC.template, "analysis": {"metrics": [
+            {"name": "p95", "query": "q", "relative": {"maxIncrease": 0.2}}]}})
+    analysis = AnalysisStatus(metrics=[MetricStatus(
+        name="p95", value=0.31, verdict="Fail", failures=1, baseline=0.2, bound=0.24)])
+    assert notices.breach_of(spec, analysis) == notices.Breach("p95", 0.31, 0.24, "max")

@@ -68,7 +68,10 @@ specs = st.fixed_dictionaries({
         "failureLimit": st.integers(0, 2),
         "noDataLimit": st.integers(0, 2),
         "errorLimit": st.integers(0, 2),
-        "intervalSeconds": st.sampled_from([1, 2]),
+        "intervalSeconds": st.sampled_from([1, 2, 4]),
+        "breachCheckSeconds": st.sampled_from([1, 2, 5]),
+        # latency-p95 bounded by the stable colour's value at the switch too (relative bound)
+        "relative": st.sampled_from([None, {"maxRatio": 2.0}, {"maxIncrease": 0.5}]),
     })),
 })
 
@@ -134,8 +137,13 @@ class World:
     def spec(self, invalid: bool = False) -> dict[str, Any]:
         p = self.params
         a = p["analysis"]
+        spec_a = None
+        if a:
+            spec_a = analysis(**{k: v for k, v in a.items() if k != "relative"})
+            if a.get("relative"):
+                spec_a["metrics"][1]["relative"] = a["relative"]
         raw = make_spec(TEMPLATES[self.template], replicas=p["replicas"], auto=p["auto"],
-                        analysis_spec=analysis(**a) if a else None, paused=self.paused,
+                        analysis_spec=spec_a, paused=self.paused,
                         scale_down_delay=p["scale_down_delay"], deadline=p["deadline"],
                         success=p["success"], failure=p["failure"], ingress=p["ingress"])
         if invalid:
@@ -248,12 +256,18 @@ class WorldIO:
 
     async def measure(self, measurement: Measurement) -> list[MetricSample] | None:
         self.asked = dataclasses.replace(self.asked, metrics=measurement)
-        assert [q.name for q in measurement.queries] == [m["name"] for m in METRICS]
+        rounds = [q for q in measurement.queries if not q.baseline]
+        assert [q.name for q in rounds] == [m["name"] for m in METRICS]
         self.metrics = []
         for kind, m in zip(self.step.measures, METRICS, strict=True):
             r = result_of(kind, m)
             if r is not None:
                 self.metrics.append(MetricSample(str(m["name"]), r))
+        for q in measurement.queries:
+            if q.baseline:  # the stable colour at the switch: a pass stays a pass against it
+                assert q.at is not None and q.name == "latency-p95"
+                self.metrics.append(MetricSample(q.name, QueryResult.value_of(0.2), q.promql,
+                                                 baseline=True))
         return self.metrics
 
     async def record(self, decision: FinNexusDeploymentStatus) -> None:
@@ -279,7 +293,9 @@ def check_plan(io: WorldIO, p: Plan) -> None:
     w, step, raw, status, now = io.w, io.step, io.raw, io.status, io.now
     assert io.observed is not None
     obs = dataclasses.replace(io.observed, health=io.health,
-                              metrics=None if io.metrics is None else tuple(io.metrics))
+                              metrics=None if io.metrics is None else tuple(io.metrics),
+                              breach_check=io.asked.metrics is not None
+                              and io.asked.metrics.breach_check)
     a_spec = w.params["analysis"]
     # the pass asked for exactly the probes due() names
     assert io.asked == due(parse_spec(raw), status, io.observed, now)
@@ -331,6 +347,7 @@ def check_plan(io: WorldIO, p: Plan) -> None:
         if entry.reason.startswith("analysis passed"):
             assert a_spec is not None
             assert metrics is not None and all_pass, "promoted on a round that did not pass"
+            assert not obs.breach_check, "a breach check promoted"
             assert w.passes.get(akey, 0) >= a_spec["checks"]
         elif entry.reason == "switched":
             assert a_spec is None or status.stable_revision is None, (
@@ -456,11 +473,13 @@ garbage_status = st.fixed_dictionaries({
         "lastProbeTime": STAMPS, "lastError": st.none() | st.text(max_size=5)}),
     "analysis": st.none() | st.fixed_dictionaries({
         "round": st.integers(-2, 50), "passed": st.integers(-2, 50), "checks": st.integers(0, 9),
-        "lastRoundTime": STAMPS,
+        "lastRoundTime": STAMPS, "lastCheckAt": STAMPS, "breachChecks": st.integers(-1, 9),
         "metrics": st.lists(st.fixed_dictionaries({
             "name": st.sampled_from(["error-rate", "latency-p95", "other"]),
             "failures": st.integers(-1, 9), "noData": st.integers(-1, 9),
-            "errors": st.integers(-1, 9)}), max_size=3)}),
+            "errors": st.integers(-1, 9), "checkFailed": st.booleans(),
+            "baseline": st.none() | st.floats(allow_nan=False),
+            "baselineQuery": st.none() | st.sampled_from(["x", ""])}), max_size=3)}),
     "scaleDown": st.none() | st.fixed_dictionaries({"color": COLOURS.filter(bool),
                                                      "after": STAMPS.filter(bool)}),
     "history": st.lists(st.fixed_dictionaries({
@@ -490,7 +509,9 @@ garbage_observed = st.builds(
         MetricSample, name=st.sampled_from(["error-rate", "latency-p95", "x"]),
         result=st.sampled_from([QueryResult.value_of(0.0), QueryResult.value_of(math.inf),
                                 QueryResult.value_of(-1e300), QueryResult.no_data(""),
-                                QueryResult.error("e")])), max_size=4),
+                                QueryResult.error("e")]),
+        baseline=st.booleans()), max_size=4),
+    breach_check=st.booleans(),
 )
 
 

@@ -56,7 +56,7 @@ def test_analysis_and_ingress_defaults() -> None:
     ({"template": V1, "analysis": {"checks": 0, "metrics": [
         {"name": "e", "query": "q", "max": 1}]}}, "spec.analysis.checks"),
     ({"template": V1, "analysis": {"metrics": [{"name": "e", "query": "q"}]}},
-     "spec.analysis.metrics[0]: a metric needs min or max"),
+     "spec.analysis.metrics[0]: a metric needs min, max or relative"),
     ({"template": V1, "analysis": {"metrics": [{"name": "e", "query": "q", "min": 2, "max": 1}]}},
      "spec.analysis.metrics[0]: min 2.0 is greater than max 1.0"),
     ({"template": V1, "analysis": {"metrics": [{"name": "e", "query": "q", "max": 1},

@@ -101,7 +101,8 @@ def test_breach_message_names_value_bound_round_and_limit() -> None:
 
 
 def test_measurement_is_due_only_at_the_analysis_interval() -> None:
-    sim = switched_sim(make_spec(V1, analysis_spec=analysis(intervalSeconds=10)))
+    sim = switched_sim(make_spec(V1, analysis_spec=analysis(intervalSeconds=10,
+                                                            breachCheckSeconds=10)))
     obs = sim.cluster.observe()
     switched = sim.now - timedelta(seconds=1)
     assert not bool(due_now(sim.spec, sim.status, obs, switched + timedelta(seconds=9)).metrics)
