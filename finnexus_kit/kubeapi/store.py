@@ -208,6 +208,13 @@ class ObjectTable:
         return b'{"kind":"%sList","apiVersion":"%s","metadata":{"resourceVersion":"%d"},' \
             b'"items":[%s]}' % (rtype.kind.encode(), rtype.api_version.encode(), self.rv, items)
 
+    def rtype(self, api_version: str, plural: str) -> ResourceType:
+        """The served type of that API version and plural (KeyError: not served)."""
+        for rtype in self._objects:
+            if (rtype.api_version, rtype.plural) == (api_version, plural):
+                return rtype
+        raise KeyError(f"{api_version} {plural}")
+
     def __len__(self) -> int:
         return sum(len(names) for by_ns in self._objects.values() for names in by_ns.values())
 
