@@ -114,9 +114,9 @@ class Tracker:
             name = meta.get("name", "")
             color = ((obj.get("spec") or {}).get("selector") or {}).get(LABEL_COLOR)
             revision = self.current.get(name)
-            rel = self.releases.get((name, revision or ""))
-            if rel is not None and color and rel.color == color and rel.switch is None:
-                rel.switch = now
+            target = self.releases.get((name, revision or ""))
+            if target is not None and color and target.color == color and target.switch is None:
+                target.switch = now
 
     def _resource(self, obj: dict[str, Any], old: dict[str, Any] | None, now: float,
                   agent: str) -> None:

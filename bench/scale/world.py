@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import threading
@@ -155,10 +156,8 @@ class World:
 
     def close(self) -> None:
         if self.process.is_alive():
-            try:
+            with contextlib.suppress(OSError, EOFError, TimeoutError):
                 self.ask("stop", timeout=10)
-            except (OSError, EOFError, TimeoutError):
-                pass
             self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
