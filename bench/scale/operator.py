@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["OperatorUnderTest", "free_port"]
+__all__ = ["OperatorUnderTest", "cpu_seconds", "free_port"]
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -28,6 +28,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + sys CPU seconds of process ``pid`` so far (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def _die_with_parent() -> None:
@@ -72,9 +79,7 @@ class OperatorUnderTest:
 
     def cpu_seconds(self) -> float:
         """user + sys CPU seconds so far (``/proc/<pid>/stat``)."""
-        with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
+        return cpu_seconds(self.pid)
 
     def peak_rss_kb(self) -> int:
         """VmHWM (peak resident set) in KiB."""

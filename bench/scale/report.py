@@ -4,6 +4,7 @@ the largest."""
 from __future__ import annotations
 
 import collections
+import math
 from collections.abc import Sequence
 
 from bench.scale.run import STEPS, Figures
@@ -16,7 +17,7 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(p / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -32,7 +33,7 @@ def _per_object(counts: dict[tuple[str, str], int], n: int) -> float:
     return sum(counts.values()) / n
 
 
-def _kinds(counts: dict[tuple[str, str], int], n: int, top: int = 8) -> str:
+def _kinds(counts: dict[tuple[str, str], int], n: int, top: int | None = None) -> str:
     ranked = collections.Counter(counts).most_common(top)
     return ", ".join(f"{verb} {res} {c / n:.1f}" for (verb, res), c in ranked) or "-"
 
@@ -57,6 +58,8 @@ def table(figures: Sequence[Figures], replicas: int, quiet: float) -> str:
         ("operator CPU: first deployment / release / idle window",
          [f"{f.cpu_first_s:.1f} / {f.cpu_release_s:.1f} / {f.cpu_idle_s:.1f} s" for f in figs]),
         ("operator CPU total (user+sys)", [_s(f.cpu_total_s, " s", 1) for f in figs]),
+        ("API + pod simulator CPU during the release (not the operator)",
+         [_s(f.world_cpu_release_s, " s", 1) for f in figs]),
         ("operator peak RSS (VmHWM)", [f"{f.rss_kb / 1024:.0f} MiB" for f in figs]),
         ("restart -> all reconciled once", [_s(f.restart_s) for f in figs]),
         ("restart -> /metrics answers (process start)", [_s(f.restart_metrics_s) for f in figs]),

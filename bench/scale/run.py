@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.scale.operator import OperatorUnderTest
+from bench.scale.operator import OperatorUnderTest, cpu_seconds
 from bench.scale.world import NAMESPACE, World
 
 __all__ = ["Figures", "Options", "resource", "run_once"]
@@ -46,6 +46,7 @@ class Figures:
     cpu_release_s: float = 0.0
     cpu_idle_s: float = 0.0
     cpu_total_s: float = 0.0
+    world_cpu_release_s: float = 0.0  # the API + pod simulator process, during the release
     rss_kb: int = 0
     rss_after_start_kb: int = 0
     restart_s: float | None = None
@@ -129,7 +130,7 @@ def run_once(n: int, workdir: Path, opts: Options, say: Callable[[str], None]) -
         fig.cpu_first_s = op.cpu_seconds() - cpu0
 
         # 2. the release, all at once
-        cpu1 = op.cpu_seconds()
+        cpu1, world1 = op.cpu_seconds(), cpu_seconds(world.pid)
         t1 = time.monotonic()
         world.ask("patch_all", names, {"spec": {"template": resource("x", "app:v2", 1)[
             "spec"]["template"]}})
@@ -147,6 +148,7 @@ def run_once(n: int, workdir: Path, opts: Options, say: Callable[[str], None]) -
         mark2 = world.ask("mark")
         fig.requests_release = world.ask("count", mark1, mark2)
         fig.cpu_release_s = op.cpu_seconds() - cpu1
+        fig.world_cpu_release_s = cpu_seconds(world.pid) - world1
         fig.latency = _latencies(world.ask("releases"))
 
         # 3. idle

@@ -146,7 +146,8 @@ class World:
             raise RuntimeError("the emulated API did not start")
         info = self._conn.recv()
         self.url, self.kubeconfig = info["url"], info["kubeconfig"]
-        self.pid = self.process.pid
+        assert self.process.pid is not None
+        self.pid: int = self.process.pid
 
     def ask(self, *order: Any, timeout: float = 120) -> Any:
         self._conn.send(order)
