@@ -33,9 +33,13 @@ def _per_object(counts: dict[tuple[str, str], int], n: int) -> float:
     return sum(counts.values()) / n
 
 
-def _kinds(counts: dict[tuple[str, str], int], n: int, top: int | None = None) -> str:
-    ranked = collections.Counter(counts).most_common(top)
-    return ", ".join(f"{verb} {res} {c / n:.1f}" for (verb, res), c in ranked) or "-"
+def _kinds(counts: dict[tuple[str, str], int], n: int) -> str:
+    """Requests per object by verb and resource, most first; what is under 0.05 per object
+    (the watch streams and discovery of the start) summed as ``others``."""
+    ranked = collections.Counter(counts).most_common()
+    shown = [f"{verb} {res} {c / n:.1f}" for (verb, res), c in ranked if c / n >= 0.05]
+    rest = sum(c for c in counts.values() if c / n < 0.05)
+    return ", ".join(shown + ([f"others {rest / n:.2f}"] if rest else [])) or "-"
 
 
 def table(figures: Sequence[Figures], replicas: int, quiet: float) -> str:

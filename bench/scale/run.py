@@ -62,7 +62,7 @@ def resource(name: str, image: str, replicas: int) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {
             "replicas": replicas,
-            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
+            "template": {"metadata": {"labels": {"app": "bench"}}, "spec": {"containers": [{
                 "name": "app", "image": image,
                 "ports": [{"name": "http", "containerPort": 8080}]}]}},
             "healthCheck": {"intervalSeconds": 1, "timeoutSeconds": 1, "successThreshold": 1,
@@ -83,6 +83,15 @@ def _wait(what: str, check: Callable[[], bool], timeout: float, poll: float,
             raise RuntimeError(f"the operator exited while waiting for {what}")
         time.sleep(poll)
     return False
+
+
+def _write_quiet(world: World, since: int, opts: Options, alive: Callable[[], bool],
+                 quiet: float = 2.0) -> bool:
+    """Wait until the operator has made no write for ``quiet`` seconds: its work is done."""
+    def done() -> bool:
+        last = world.ask("last_write", since)
+        return last is None or time.monotonic() - last >= quiet
+    return _wait("the operator's last write", done, opts.timeout, opts.poll, alive)
 
 
 def _latencies(releases: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
@@ -124,7 +133,7 @@ def run_once(n: int, workdir: Path, opts: Options, say: Callable[[str], None]) -
         fig.deployed_s = max(stable) - t0
         say(f"N={n}: all deployed in {fig.deployed_s:.2f} s")
         _wait("settling", progress("settled"), opts.timeout, opts.poll, op.alive)
-        time.sleep(1.0)  # the passes that follow Stable end
+        _write_quiet(world, mark0, opts, op.alive)  # the passes that follow Stable end
         mark1 = world.ask("mark")
         fig.requests_first = world.ask("count", mark0, mark1)
         fig.cpu_first_s = op.cpu_seconds() - cpu0
@@ -132,8 +141,8 @@ def run_once(n: int, workdir: Path, opts: Options, say: Callable[[str], None]) -
         # 2. the release, all at once
         cpu1, world1 = op.cpu_seconds(), cpu_seconds(world.pid)
         t1 = time.monotonic()
-        world.ask("patch_all", names, {"spec": {"template": resource("x", "app:v2", 1)[
-            "spec"]["template"]}})
+        template = resource("any", "app:v2", opts.replicas)["spec"]["template"]
+        world.ask("patch_all", names, {"spec": {"template": template}})
         if not _wait("the release", progress("stable"), opts.timeout, opts.poll, op.alive):
             fig.notes.append(f"release: timeout after {opts.timeout:.0f} s "
                              f"({world.ask('progress')})")
@@ -144,7 +153,8 @@ def run_once(n: int, workdir: Path, opts: Options, say: Callable[[str], None]) -
         if not _wait("the old colours scaled down", progress("settled"), opts.timeout,
                      opts.poll, op.alive):
             fig.notes.append("release: the old colours were not all scaled down")
-        time.sleep(2.0)  # the passes after the scale-down end
+        if not _write_quiet(world, mark1, opts, op.alive):  # the passes after the scale-down
+            fig.notes.append("release: the operator never stopped writing")
         mark2 = world.ask("mark")
         fig.requests_release = world.ask("count", mark1, mark2)
         fig.cpu_release_s = op.cpu_seconds() - cpu1

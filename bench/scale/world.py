@@ -124,6 +124,10 @@ def _serve(conn: multiprocessing.connection.Connection, workdir: str, replicas: 
                     times = [first.get(f"/apis/{API}/namespaces/{NAMESPACE}/{PLURAL}/{name}")
                              for name in args[1]]
                     conn.send(None if None in times else max(t for t in times if t))
+                elif cmd == "last_write":  # when the operator last wrote (since mark)
+                    writes = [t for m, _, _, a, t in api.requests.entries(args[0])
+                              if m != "GET" and is_operator(a)]
+                    conn.send(max(writes, default=None))
                 elif cmd == "errors":
                     conn.send(list(sim.errors))
         finally:
