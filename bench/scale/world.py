@@ -67,6 +67,67 @@ class _Health:
         await asyncio.Event().wait()
 
 
+class _Commands:
+    """What the bench can ask the world, one method per command (``ask(name, *args)``)."""
+
+    def __init__(self, api: ApiServer, tracker: Tracker, sim: PodSimulator) -> None:
+        self.api, self.tracker, self.sim = api, tracker, sim
+        emulator = api.emulator
+        assert emulator is not None
+        self.store = emulator.store
+        self.rtype = self.store.rtype(API, PLURAL)
+
+    def create(self, bodies: list[dict[str, Any]]) -> None:
+        """Create every resource in one step of the API's loop."""
+        def create() -> None:
+            for body in bodies:
+                self.store.create(Route(self.rtype, NAMESPACE, None, None), body)
+        self.api.in_loop(create, timeout=120)
+
+    def patch_all(self, names: list[str], data: Any) -> None:
+        """Merge-patch every named resource in one step of the API's loop."""
+        def patch() -> None:
+            for name in names:
+                self.store.patch(Route(self.rtype, NAMESPACE, name, None), data, MERGE_PATCH)
+        self.api.in_loop(patch, timeout=120)
+
+    def progress(self) -> dict[str, int]:
+        return self.api.in_loop(self.tracker.progress)
+
+    def releases(self) -> dict[str, dict[str, Any]]:
+        return self.api.in_loop(self.tracker.current_releases)
+
+    def mark(self) -> int:
+        """Where the request log is now (pass it to the counting commands)."""
+        return self.api.requests.total
+
+    def count(self, start: int, end: int) -> dict[tuple[str, str], int]:
+        """The operator's requests between two marks, by (verb, resource)."""
+        counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        for method, path, query, agent, _ in self.api.requests.entries(start)[:end - start]:
+            if is_operator(agent):
+                counts[request_kind(method, path, query)] += 1
+        return dict(counts)
+
+    def first_gets(self, start: int, names: list[str]) -> float | None:
+        """When the operator had GOT every named resource since ``start`` (None: not yet)."""
+        first: dict[str, float] = {}
+        for method, path, query, agent, at in self.api.requests.entries(start):
+            if method == "GET" and is_operator(agent) and "watch" not in query:
+                first.setdefault(path, at)
+        times = [first.get(f"/apis/{API}/namespaces/{NAMESPACE}/{PLURAL}/{name}")
+                 for name in names]
+        return None if None in times else max(t for t in times if t is not None)
+
+    def last_write(self, start: int) -> float | None:
+        """When the operator last wrote since ``start`` (None: it has not)."""
+        return max((at for method, _, _, agent, at in self.api.requests.entries(start)
+                    if method != "GET" and is_operator(agent)), default=None)
+
+    def errors(self) -> list[str]:
+        return list(self.sim.errors)
+
+
 def _serve(conn: multiprocessing.connection.Connection, workdir: str, replicas: int,
            ready_delay: float, request_cap: int | None) -> None:
     """The world process: serve until told to stop or the bench is gone."""
@@ -77,59 +138,19 @@ def _serve(conn: multiprocessing.connection.Connection, workdir: str, replicas: 
         tracker: Tracker = api.in_loop(lambda: Tracker(emulator, replicas))
         sim = PodSimulator(api, NAMESPACE, endpoint=lambda dep: health.port, interval=0.5,
                            ready_delay=ready_delay).start()
+        commands = _Commands(api, tracker, sim)
         kubeconfig = api.write_kubeconfig(Path(workdir) / "kubeconfig")
         conn.send({"url": api.url, "kubeconfig": kubeconfig, "health_port": health.port})
-        store = emulator.store
-        rtype = store.rtype(API, PLURAL)
         try:
             while True:
                 try:
-                    order = conn.recv()
+                    name, *args = conn.recv()
                 except EOFError:  # the bench is gone
                     return
-                cmd, args = order[0], order[1:]
-                if cmd == "stop":
+                if name == "stop":
                     conn.send(None)
                     return
-                if cmd == "create":
-                    def create(bodies: list[dict[str, Any]] = args[0]) -> None:
-                        for body in bodies:
-                            store.create(Route(rtype, NAMESPACE, None, None), body)
-                    api.in_loop(create, timeout=120)
-                    conn.send(None)
-                elif cmd == "patch_all":
-                    def patch(names: list[str] = args[0], data: Any = args[1]) -> None:
-                        for name in names:
-                            store.patch(Route(rtype, NAMESPACE, name, None), data, MERGE_PATCH)
-                    api.in_loop(patch, timeout=120)
-                    conn.send(None)
-                elif cmd == "progress":
-                    conn.send(api.in_loop(tracker.progress))
-                elif cmd == "releases":
-                    conn.send(api.in_loop(tracker.current_releases))
-                elif cmd == "mark":
-                    conn.send(api.requests.total)
-                elif cmd == "count":
-                    counts: collections.Counter[tuple[str, str]] = collections.Counter()
-                    entries = api.requests.entries(args[0])[:args[1] - args[0]]
-                    for method, path, query, agent, _ in entries:
-                        if is_operator(agent):
-                            counts[request_kind(method, path, query)] += 1
-                    conn.send(dict(counts))
-                elif cmd == "first_gets":  # when the operator first GOT each resource
-                    first: dict[str, float] = {}
-                    for m, p, q, a, t in api.requests.entries(args[0]):
-                        if m == "GET" and is_operator(a) and "watch" not in q:
-                            first.setdefault(p, t)
-                    times = [first.get(f"/apis/{API}/namespaces/{NAMESPACE}/{PLURAL}/{name}")
-                             for name in args[1]]
-                    conn.send(None if None in times else max(t for t in times if t))
-                elif cmd == "last_write":  # when the operator last wrote (since mark)
-                    writes = [t for m, _, _, a, t in api.requests.entries(args[0])
-                              if m != "GET" and is_operator(a)]
-                    conn.send(max(writes, default=None))
-                elif cmd == "errors":
-                    conn.send(list(sim.errors))
+                conn.send(getattr(commands, name)(*args))
         finally:
             sim.stop()
 
