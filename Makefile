@@ -49,6 +49,7 @@ crd: $(STAMP)
 
 bench: tools
 	$(PY) -m bench.rollback_latency
+	$(PY) -m bench.scale --n 10,100,200
 
 image:
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \

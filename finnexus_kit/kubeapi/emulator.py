@@ -31,41 +31,57 @@ Request = tuple[str, str, dict[str, str]]
 class RequestLog:
     """Every request the server received, as (method, path, query); thread-safe.
 
-    The User-Agent and the arrival time (``time.monotonic()``) of each are kept too."""
+    The User-Agent and the arrival time (``time.monotonic()``, one clock for every process
+    of the machine) of each are kept too, in one append-only list. With ``cap`` only the last
+    ``cap`` entries are kept (a long benchmark); ``total`` still counts every request, and
+    ``entries(start)`` reads by that running count.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._items: list[Request] = []
-        self._agents: list[str] = []
-        self._times: list[float] = []
+        self._entries: list[tuple[str, str, dict[str, str], str, float]] = []
+        self._dropped = 0  # entries trimmed off the front (cap)
+        self.cap = cap
 
     def add(self, method: str, path: str, query: Mapping[str, str], user_agent: str = "") -> None:
+        entry = (method, path, dict(query), user_agent, time.monotonic())
         with self._lock:
-            self._items.append((method, path, dict(query)))
-            self._agents.append(user_agent)
-            self._times.append(time.monotonic())
+            self._entries.append(entry)
+            if self.cap is not None and len(self._entries) > 2 * self.cap:  # trim in chunks
+                cut = len(self._entries) - self.cap
+                del self._entries[:cut]
+                self._dropped += cut
+
+    @property
+    def total(self) -> int:
+        """How many requests were received since the start (or the last clear)."""
+        with self._lock:
+            return self._dropped + len(self._entries)
+
+    def entries(self, start: int = 0) -> list[tuple[str, str, dict[str, str], str, float]]:
+        """(method, path, query, User-Agent, time) of request number ``start`` (0-based, by
+        ``total``) onwards, as far as the cap kept them."""
+        with self._lock:
+            return self._entries[max(0, start - self._dropped):]
 
     def timed(self, prefix: str = "") -> list[tuple[float, Request]]:
         """(arrival time, request) of the requests whose User-Agent starts with ``prefix``."""
         with self._lock:
-            return [(t, r) for r, a, t in zip(self._items, self._agents, self._times,
-                                              strict=True) if a.startswith(prefix)]
+            return [(t, (m, p, q)) for m, p, q, a, t in self._entries if a.startswith(prefix)]
 
     def by_agent(self, prefix: str) -> list[Request]:
         """The requests whose User-Agent starts with ``prefix`` (e.g. one client's calls)."""
         with self._lock:
-            return [r for r, a in zip(self._items, self._agents, strict=True)
-                    if a.startswith(prefix)]
+            return [(m, p, q) for m, p, q, a, _ in self._entries if a.startswith(prefix)]
 
     def all(self) -> list[Request]:
         with self._lock:
-            return list(self._items)
+            return [(m, p, q) for m, p, q, _, _ in self._entries]
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
-            self._agents.clear()
-            self._times.clear()
+            self._entries.clear()
+            self._dropped = 0
 
 
 class Emulator(kmock.KubernetesScaffold):
@@ -203,11 +219,18 @@ class Emulator(kmock.KubernetesScaffold):
 
     def _change(self, route: Route, method: str, named: bool, data: Any, content_type: str,
                 query: dict[str, str]) -> web.StreamResponse:
+        store = self._store
+        if method == "GET":  # answered from the objects' kept JSON
+            if named:
+                obj = store.get(route)
+                body = store.encoded(route.rtype, obj["metadata"].get("namespace"),
+                                     obj["metadata"]["name"])
+            else:
+                body = store.list_encoded(route, query)
+            return web.Response(body=body, content_type="application/json")
         if method == "POST" and not named:
             return web.json_response(self._store.create(route, data), status=201)
         result = (
-            self._store.list(route, query) if method == "GET" and not named else
-            self._store.get(route) if method == "GET" else
             self._store.patch(route, data, content_type) if method == "PATCH" and named else
             self._store.update(route, data) if method == "PUT" and named else
             self._store.delete(route) if method == "DELETE" and named else

@@ -61,13 +61,17 @@ class Selector:
     name: str | None = None
     labels: tuple[Callable[[Mapping[str, str]], bool], ...] = ()
     fields: tuple[Callable[[Obj], bool], ...] = ()
+    equals: tuple[tuple[str, str], ...] = ()  # the label terms ``key=value`` (index look-ups)
 
     @classmethod
     def parse(cls, namespace: str | None, name: str | None, query: Mapping[str, str]) -> Selector:
         labels = [t for t in re.split(r",(?![^()]*\))", query.get("labelSelector", "")) if t]
         fields = [t for t in query.get("fieldSelector", "").split(",") if t]
+        equals = tuple((m["key"], m["value"]) for term in labels
+                       if (m := _LABEL_TERM.fullmatch(term)) and m["op"] in ("=", "==")
+                       and not m["neg"])
         return cls(namespace, name, tuple(map(_label_term, labels)),
-                   tuple(map(_field_term, fields)))
+                   tuple(map(_field_term, fields)), equals)
 
     def __call__(self, obj: Obj) -> bool:
         meta = obj.get("metadata", {})

@@ -41,9 +41,10 @@ class ApiRequestError(Exception):
 class ApiServer:
     """An emulated Kubernetes API on 127.0.0.1 in its own thread and event loop."""
 
-    def __init__(self, namespaces: Sequence[str] = ("default",)) -> None:
+    def __init__(self, namespaces: Sequence[str] = ("default",), *,
+                 request_cap: int | None = None) -> None:
         self.namespaces = tuple(namespaces)
-        self.requests = RequestLog()
+        self.requests = RequestLog(request_cap)  # request_cap: keep only the last ones
         self.url = ""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -10,6 +10,7 @@ import collections
 import copy
 import dataclasses
 import datetime
+import json
 import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -33,6 +34,7 @@ __all__ = [
     "ObjectTable",
     "Route",
     "WatchEvent",
+    "encode",
     "merge_patch",
 ]
 
@@ -43,6 +45,11 @@ JSON_PATCH = "application/json-patch+json"
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def encode(obj: Obj) -> bytes:
+    """The compact JSON of an object, as the API answers it."""
+    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -68,15 +75,24 @@ class Route:
     subresource: str | None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class WatchEvent:
-    """One change: ADDED, MODIFIED or DELETED; ``old`` is the state before it (None if new)."""
+    """One change: ADDED, MODIFIED or DELETED; ``old`` is the state before it (None if new).
+
+    ``encoded`` is the object's JSON, made once for every watcher (``line``)."""
 
     rv: int
     rtype: ResourceType
     type: str
     obj: Obj
     old: Obj | None
+    encoded: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def line(self, type_: str) -> bytes:
+        """The watch stream's line for this change as ``type_`` (ADDED, MODIFIED, DELETED)."""
+        if self.encoded is None:
+            self.encoded = encode(self.obj)
+        return b'{"type":"%s","object":%s}\n' % (type_.encode(), self.encoded)
 
     def seen_by(self, selector: Selector) -> str | None:
         """The event type a watcher with this selector sees, or None."""
@@ -89,12 +105,32 @@ class WatchEvent:
         return "ADDED" if now else "DELETED" if was else None
 
 
+Key = tuple[str | None, str]  # (namespace, name)
+
+
+def _label_terms(obj: Obj | None) -> set[tuple[str, str]]:
+    labels = (obj or {}).get("metadata", {}).get("labels")
+    if not isinstance(labels, dict):
+        return set()
+    return {(k, v) for k, v in labels.items() if isinstance(v, str)}
+
+
 class ObjectTable:
-    """The objects of every served type, one global resourceVersion and the recent events."""
+    """The objects of every served type, one global resourceVersion and the recent events.
+
+    Indexed by resource type, then namespace, then name: a GET is a dict lookup and a LIST
+    reads only its type and namespace (names kept sorted until one is added or removed).
+    Deleted objects leave the index at once. Stored objects are never changed in place (every
+    change stores a new dict), so the JSON of each is made once and kept until it changes.
+    """
 
     def __init__(self, resources: Iterable[ResourceType]) -> None:
-        self._objects: dict[ResourceType, dict[tuple[str | None, str], Obj]] = {
+        self._objects: dict[ResourceType, dict[str | None, dict[str, Obj]]] = {
             r: {} for r in resources}
+        self._sorted: dict[tuple[ResourceType, str | None], list[str]] = {}
+        self._encoded: dict[tuple[ResourceType, str | None, str], bytes] = {}
+        # (type, namespace) -> (label key, value) -> names: what a ``key=value`` term reads
+        self._labels: dict[tuple[ResourceType, str | None], dict[tuple[str, str], set[str]]] = {}
         self.rv = 0
         self.history: collections.deque[WatchEvent] = collections.deque()
         self.expired_rv = 0  # events up to this version fell out of the history
@@ -104,21 +140,83 @@ class ObjectTable:
 
     def get(self, route: Route) -> Obj:
         assert route.name is not None
-        obj = self._objects[route.rtype].get((route.namespace, route.name))
+        obj = self._objects[route.rtype].get(route.namespace, {}).get(route.name)
         if obj is None:
             raise not_found(route.rtype, route.name)
         return obj
 
-    def list(self, route: Route, query: Mapping[str, str]) -> Obj:
+    def encoded(self, rtype: ResourceType, namespace: str | None, name: str) -> bytes:
+        """The JSON of a stored object (made once per version)."""
+        key = (rtype, namespace, name)
+        data = self._encoded.get(key)
+        if data is None:
+            data = self._encoded[key] = encode(self._objects[rtype][namespace][name])
+        return data
+
+    def names(self, rtype: ResourceType, namespace: str | None) -> list[str]:
+        """The names in one namespace (None: cluster-scoped), sorted; do not change it."""
+        names = self._sorted.get((rtype, namespace))
+        if names is None:
+            names = self._sorted[rtype, namespace] = sorted(
+                self._objects[rtype].get(namespace, {}))
+        return names
+
+    def keys(self, rtype: ResourceType, namespace: str | None) -> list[Key]:
+        """(namespace, name) of what a list of ``namespace`` (None: every one) reads, in the
+        API's order (by namespace, then name)."""
+        if namespace is not None or not rtype.namespaced:
+            return [(namespace, name) for name in self.names(rtype, namespace)]
+        return [(ns, name) for ns in sorted(self._objects[rtype], key=lambda n: n or "")
+                for name in self.names(rtype, ns)]
+
+    def select(self, route: Route, query: Mapping[str, str]) -> list[Key]:
+        """The keys a list of ``route`` with this query's selectors returns: with a
+        ``key=value`` label term only the objects the label index names are read."""
+        rtype = route.rtype
         selector = Selector.parse(route.namespace, None, query)
-        objects = self._objects[route.rtype]
+        if not selector.labels and not selector.fields:
+            return self.keys(rtype, route.namespace)
+        objects = self._objects[rtype]
+        if not selector.equals:
+            return [key for key in self.keys(rtype, route.namespace)
+                    if selector(objects[key[0]][key[1]])]
+        spaces = ([route.namespace] if route.namespace is not None or not rtype.namespaced
+                  else sorted(objects, key=lambda n: n or ""))
+        found: list[Key] = []
+        for ns in spaces:
+            index = self._labels.get((rtype, ns), {})
+            names = min((index.get(term, set()) for term in selector.equals), key=len)
+            found += [(ns, name) for name in sorted(names) if selector(objects[ns][name])]
+        return found
+
+    def items(self, rtype: ResourceType, keys: Iterable[Key]) -> list[Obj]:
+        objects = self._objects[rtype]
+        return [objects[ns][name] for ns, name in keys]
+
+    def list(self, route: Route, query: Mapping[str, str]) -> Obj:
         return {
             "kind": f"{route.rtype.kind}List",
             "apiVersion": route.rtype.api_version,
             "metadata": {"resourceVersion": str(self.rv)},
-            "items": [objects[key] for key in sorted(objects, key=lambda k: (k[0] or "", k[1]))
-                      if selector(objects[key])],
+            "items": self.items(route.rtype, self.select(route, query)),
         }
+
+    def list_encoded(self, route: Route, query: Mapping[str, str]) -> bytes:
+        """``list`` as JSON, from each object's kept JSON."""
+        rtype = route.rtype
+        items = b",".join(self.encoded(rtype, ns, name) for ns, name in self.select(route, query))
+        return b'{"kind":"%sList","apiVersion":"%s","metadata":{"resourceVersion":"%d"},' \
+            b'"items":[%s]}' % (rtype.kind.encode(), rtype.api_version.encode(), self.rv, items)
+
+    def rtype(self, api_version: str, plural: str) -> ResourceType:
+        """The served type of that API version and plural (KeyError: not served)."""
+        for rtype in self._objects:
+            if (rtype.api_version, rtype.plural) == (api_version, plural):
+                return rtype
+        raise KeyError(f"{api_version} {plural}")
+
+    def __len__(self) -> int:
+        return sum(len(names) for by_ns in self._objects.values() for names in by_ns.values())
 
     # -- writes --
 
@@ -134,18 +232,18 @@ class ObjectTable:
             if namespace != route.namespace:
                 raise StatusError(400, "BadRequest", "the namespace of the provided object does "
                                   "not match the namespace sent on the request")
-            if (None, namespace) not in self._objects[NAMESPACES]:
+            if namespace not in self._objects[NAMESPACES].get(None, {}):
                 raise not_found(NAMESPACES, namespace)
         else:
             meta.pop("namespace", None)
-        objects = self._objects[rtype]
+        objects = self._objects[rtype].get(route.namespace, {})
         while not meta.get("name") and meta.get("generateName"):
             suffix = "".join(random.choices("bcdfghjklmnpqrstvwxz2456789", k=5))
-            if (route.namespace, name := meta["generateName"] + suffix) not in objects:
+            if (name := meta["generateName"] + suffix) not in objects:
                 meta["name"] = name
         if not meta.get("name"):
             raise StatusError(422, "Invalid", "metadata.name or metadata.generateName is required")
-        if (route.namespace, meta["name"]) in objects:
+        if meta["name"] in objects:
             qualified = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
             raise StatusError(409, "AlreadyExists", f'{qualified} "{meta["name"]}" already exists',
                               name=meta["name"], group=rtype.group, kind=rtype.plural)
@@ -224,18 +322,43 @@ class ObjectTable:
         released = meta.get("deletionTimestamp") and not meta.get("finalizers")
         return self._commit(route, "DELETED" if released else "MODIFIED", old, new)
 
+    def _index(self, rtype: ResourceType, namespace: str | None, name: str, old: Obj | None,
+               new: Obj | None) -> None:
+        """Move ``name`` in the label index from the labels of ``old`` to those of ``new``."""
+        was, now = _label_terms(old), _label_terms(new)
+        if was == now:
+            return
+        index = self._labels.setdefault((rtype, namespace), {})
+        for term in was - now:
+            names = index.get(term)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del index[term]
+        for term in now - was:
+            index.setdefault(term, set()).add(name)
+
     def _commit(self, route: Route, type_: str, old: Obj | None, new: Obj) -> Obj:
         """Version, store and announce one change (synchronously: atomic in the loop)."""
         self.rv += 1
         new["metadata"]["resourceVersion"] = str(self.rv)
-        key = (new["metadata"].get("namespace"), new["metadata"]["name"])
+        meta = new["metadata"]
+        rtype, namespace, name = route.rtype, meta.get("namespace"), meta["name"]
+        by_name = self._objects[rtype].setdefault(namespace, {})
+        self._encoded.pop((rtype, namespace, name), None)
+        self._index(rtype, namespace, name, by_name.get(name), None if type_ == "DELETED" else new)
         if type_ == "DELETED":
-            del self._objects[route.rtype][key]
+            del by_name[name]
+            self._sorted.pop((rtype, namespace), None)
+            if not by_name:
+                del self._objects[rtype][namespace]
         else:
-            self._objects[route.rtype][key] = new
-        event = WatchEvent(self.rv, route.rtype, type_, new, old)
+            if name not in by_name:
+                self._sorted.pop((rtype, namespace), None)
+            by_name[name] = new
+        event = WatchEvent(self.rv, rtype, type_, new, old)
         self.history.append(event)
-        if len(self.history) > HISTORY_SIZE:
+        while len(self.history) > HISTORY_SIZE:
             self.expired_rv = self.history.popleft().rv
         for listener in self.listeners:
             listener(event)

@@ -28,9 +28,9 @@ class _Watcher:
     queue: asyncio.Queue[bytes | None] = dataclasses.field(default_factory=asyncio.Queue)
 
     def offer(self, event: WatchEvent) -> None:
-        seen = event.seen_by(self.selector) if event.rtype == self.rtype else None
+        seen = event.seen_by(self.selector)
         if seen is not None:
-            self.queue.put_nowait(_line(seen, event.obj))
+            self.queue.put_nowait(event.line(seen))
 
 
 def _line(type_: str, obj: Obj) -> bytes:
@@ -38,24 +38,37 @@ def _line(type_: str, obj: Obj) -> bytes:
 
 
 class Watches:
-    """The open watch streams on one store; every change the store commits reaches each."""
+    """The open watch streams on one store; every change the store commits reaches the
+    streams of its resource type (each event's JSON is made once for all of them)."""
 
     def __init__(self, store: ObjectTable) -> None:
         self._store = store
-        self._watchers: set[_Watcher] = set()
+        self._by_type: dict[ResourceType, set[_Watcher]] = {}
         self._closing = False
         store.listeners.append(self._offer)
 
+    @property
+    def _watchers(self) -> set[_Watcher]:
+        return {w for watchers in self._by_type.values() for w in watchers}
+
     def _offer(self, event: WatchEvent) -> None:
-        for watcher in self._watchers:
+        for watcher in self._by_type.get(event.rtype, ()):
             watcher.offer(event)
+
+    def _add(self, watcher: _Watcher) -> None:
+        self._by_type.setdefault(watcher.rtype, set()).add(watcher)
+
+    def _discard(self, watcher: _Watcher) -> None:
+        self._by_type.get(watcher.rtype, set()).discard(watcher)
 
     def _replay(self, route: Route, selector: Selector, query: Mapping[str, str]) -> list[bytes]:
         store = self._store
         since = query.get("resourceVersion", "")
         if since in ("", "0") or query.get("sendInitialEvents") == "true":
-            objects = store.list(route, query)["items"]
-            lines = [_line("ADDED", obj) for obj in objects if selector(obj)]
+            rtype = route.rtype
+            lines = [b'{"type":"ADDED","object":%s}\n' % store.encoded(rtype, ns, name)
+                     for ns, name in store.select(route, query)
+                     if route.name is None or name == route.name]
             if query.get("sendInitialEvents") == "true":
                 lines.append(_line("BOOKMARK", {
                     "kind": route.rtype.kind, "apiVersion": route.rtype.api_version,
@@ -67,8 +80,12 @@ class Watches:
         if int(since) < store.expired_rv:
             expired = StatusError(410, "Expired", f"too old resource version: {since}")
             return [_line("ERROR", expired.body())]
-        return [_line(seen, event.obj) for event in store.history
-                if event.rv > int(since) and event.rtype == route.rtype
+        newer: list[WatchEvent] = []
+        for event in reversed(store.history):  # newest first: read only what is newer
+            if event.rv <= int(since):
+                break
+            newer.append(event)
+        return [event.line(seen) for event in reversed(newer) if event.rtype == route.rtype
                 if (seen := event.seen_by(selector)) is not None]
 
     async def serve(self, raw: web.BaseRequest, route: Route, query: Mapping[str, str], *,
@@ -77,11 +94,11 @@ class Watches:
         connection is cut after that many seconds (a dropped stream: no clean end)."""
         selector = Selector.parse(route.namespace, route.name, query)
         watcher = _Watcher(route.rtype, selector, raw.headers.get("User-Agent", ""))
-        self._watchers.add(watcher)  # subscribe first, then replay: no await in between
+        self._add(watcher)  # subscribe first, then replay: no await in between
         try:
             replay = self._replay(route, selector, query)
         except StatusError:
-            self._watchers.discard(watcher)
+            self._discard(watcher)
             raise
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         timeout = float(query["timeoutSeconds"]) if "timeoutSeconds" in query else None
@@ -103,7 +120,7 @@ class Watches:
         except ConnectionError:
             pass  # the client went away
         finally:
-            self._watchers.discard(watcher)
+            self._discard(watcher)
         return response
 
     def drop(self, agent_prefix: str = "") -> int:
