@@ -39,11 +39,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="idle window after everything is Stable (default 20)")
     parser.add_argument("--ready-delay", type=float, default=0.0,
                         help="seconds from a pod's creation to Ready (default 0)")
+    parser.add_argument("--operator-arg", action="append", default=[], metavar="ARG",
+                        help="an extra argument of the operator under test, repeatable "
+                        "(e.g. --operator-arg=--api-qps --operator-arg=0)")
     parser.add_argument("--workdir", help="where logs and kubeconfigs go (default: a temp dir)")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.n.split(",") if x.strip()]
     opts = Options(replicas=args.replicas, timeout=args.timeout,
-                   quiet_seconds=args.quiet_seconds, ready_delay=args.ready_delay)
+                   quiet_seconds=args.quiet_seconds, ready_delay=args.ready_delay,
+                   operator_args=tuple(args.operator_arg))
     signal.signal(signal.SIGTERM, _interrupted)
     figures: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:

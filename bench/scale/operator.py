@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["OperatorUnderTest", "cpu_seconds", "free_port"]
@@ -45,8 +46,9 @@ def _die_with_parent() -> None:
 class OperatorUnderTest:
     """One operator process (``start`` again after ``stop`` for a new one)."""
 
-    def __init__(self, kubeconfig: str, log: Path) -> None:
+    def __init__(self, kubeconfig: str, log: Path, extra_args: Sequence[str] = ()) -> None:
         self.kubeconfig, self.log = kubeconfig, log
+        self.extra_args = tuple(extra_args)  # e.g. --api-qps 0 --workers 16
         self.process: subprocess.Popen[bytes] | None = None
         self.metrics_port = 0
         self.started = 0.0
@@ -60,7 +62,7 @@ class OperatorUnderTest:
                    PYTHONPATH=_ROOT if not path else f"{_ROOT}{os.pathsep}{path}")
         args = [sys.executable, "-m", "finnexus_operator", "run", "--kubeconfig",
                 self.kubeconfig, "--all-namespaces", "--metrics-port", str(self.metrics_port),
-                "--health-port", "0", "--log-format", "json"]
+                "--health-port", "0", "--log-format", "json", *self.extra_args]
         with self.log.open("ab") as out:
             self.started = time.monotonic()
             self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,

@@ -30,6 +30,7 @@ class Options:
     quiet_seconds: float = 20.0
     ready_delay: float = 0.0
     poll: float = 0.25
+    operator_args: tuple[str, ...] = ()  # extra flags of the operator under test
 
 
 @dataclasses.dataclass
@@ -109,7 +110,7 @@ def run_once(n: int, workdir: Path, opts: Options, say: Callable[[str], None]) -
     fig = Figures(n)
     names = [f"app-{i:04d}" for i in range(n)]
     world = World(workdir, replicas=opts.replicas, ready_delay=opts.ready_delay)
-    op = OperatorUnderTest(world.kubeconfig, workdir / "operator.log")
+    op = OperatorUnderTest(world.kubeconfig, workdir / "operator.log", opts.operator_args)
     try:
         op.start()
         if not _wait("its /metrics", lambda: op.metric(RECONCILES) is not None, 60, 0.1,
