@@ -17,7 +17,6 @@ written because something was watched). The same label selectors are given to th
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,10 +25,7 @@ import kopf
 from finnexus_operator import constants
 from finnexus_operator.controller.runtime import Runtime
 
-__all__ = ["MANAGED_SELECTOR", "OWNED", "PEERING_NAME", "POD_LABELLED", "owner_names",
-           "register"]
-
-PEERING_NAME = "finnexus-operator"
+__all__ = ["MANAGED_SELECTOR", "OWNED", "POD_LABELLED", "owner_names", "register"]
 
 MANAGED_SELECTOR = f"{constants.LABEL_MANAGED_BY}={constants.MANAGED_BY}"
 # (group, version, plural) of the watched owned kinds, and of the kinds our pod templates label
@@ -65,13 +61,12 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             settings.watching.label_selectors[group, version, plural] = MANAGED_SELECTOR
         for group, version, plural in POD_LABELLED:
             settings.watching.label_selectors[group, version, plural] = constants.LABEL_COLOR
-        if runtime.settings.leader_election:
-            settings.peering.name = PEERING_NAME
-            settings.peering.mandatory = True
-            settings.peering.standalone = False
-            settings.peering.priority = random.randint(1, 2**31 - 1)
-        else:
-            settings.peering.standalone = True
+        # Leader election is the runtime's Lease (controller.leader), never kopf peering: kopf
+        # only watches, so every replica keeps its view of the resources while one acts.
+        settings.peering.standalone = True
+        if runtime.settings.selector:  # sharding: the API server filters the resource too
+            settings.watching.label_selectors[
+                constants.GROUP, constants.VERSION, constants.PLURAL] = runtime.settings.selector
         await runtime.start()
 
     @kopf.on.cleanup(registry=registry)
@@ -80,25 +75,26 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
 
     @kopf.on.event(constants.GROUP, constants.VERSION, constants.PLURAL, registry=registry)
     async def on_event(*, type: str, name: str, namespace: str | None, meta: kopf.Meta,
-                       **_: Any) -> None:
-        if runtime.queue is None or namespace is None:
+                       labels: kopf.Labels, **_: Any) -> None:
+        if namespace is None:
             return
-        runtime.queue.notify(namespace, name, deleted=type == "DELETED",
-                                  resource_version=meta.get("resourceVersion"))
+        # Outside our shard (--selector, checked client-side too) counts as deleted.
+        runtime.notify(namespace, name, deleted=type == "DELETED" or not runtime.in_shard(labels),
+                       resource_version=meta.get("resourceVersion"))
 
     async def on_owned_event(*, namespace: str | None, meta: kopf.Meta, **_: Any) -> None:
         """An owned object changed (or was deleted): its owner's worker runs a pass now."""
-        if runtime.queue is None or namespace is None:
+        if namespace is None:
             return
         for owner in owner_names(meta):
-            runtime.queue.notify(namespace, owner)
+            runtime.wake(namespace, owner)  # only a resource of our shard, while leading
 
     async def on_pod_event(*, namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
         """A pod or ReplicaSet of one of our colours changed: wake the resource it is named for."""
         owner = labels.get(constants.LABEL_NAME)
-        if runtime.queue is None or namespace is None or not owner:
+        if namespace is None or not owner:
             return
-        runtime.queue.notify(namespace, owner)
+        runtime.wake(namespace, owner)
 
     for group, version, plural in OWNED:
         kopf.on.event(group, version, plural, registry=registry,

@@ -46,6 +46,7 @@ async def test_each_event_wakes_the_owner_and_never_cancels_it() -> None:
     runtime = Runtime(Settings(metrics_port=0, health_port=0))
     queue = Queue()
     runtime.queue = queue  # type: ignore[assignment]
+    runtime.known.add(("ns", "web"))  # the resource's own watch saw it (of our shard)
     handlers.register(registry, runtime)
     watched = {h.selector.any_name: h for h in registry._watching.get_all_handlers()
                if h.selector is not None}
@@ -60,3 +61,56 @@ async def test_each_event_wakes_the_owner_and_never_cancels_it() -> None:
                                     labels={"finnexus.ai/color": "blue"})  # no name: nobody
     # a deleted owned object wakes the resource (it is re-created), it never stops its worker
     assert queue.notified == [("ns", "web", {}), ("ns", "web", {})]
+
+
+def cr_handler(registry: kopf.OperatorRegistry) -> object:
+    (handler,) = [h for h in registry._watching.get_all_handlers()
+                  if h.selector is not None and h.selector.any_name == "finnexusdeployments"]
+    return handler.fn
+
+
+async def test_a_resource_outside_the_shard_is_forgotten_and_its_objects_wake_nothing() -> None:
+    """--selector is checked client-side too: a resource whose labels do not match is treated
+    as deleted (its worker stops), and events of objects it owns wake nothing."""
+    registry = kopf.OperatorRegistry()
+    runtime = Runtime(Settings(metrics_port=0, health_port=0, selector="finnexus.ai/shard=a"))
+    queue = Queue()
+    runtime.queue = queue  # type: ignore[assignment]
+    handlers.register(registry, runtime)
+    on_cr = cr_handler(registry)
+    watched = {h.selector.any_name: h for h in registry._watching.get_all_handlers()
+               if h.selector is not None}
+    await on_cr(type="ADDED", name="mine", namespace="ns",  # type: ignore[operator]
+                meta={"resourceVersion": "1"}, labels={"finnexus.ai/shard": "a"})
+    await on_cr(type="MODIFIED", name="other", namespace="ns",  # type: ignore[operator]
+                meta={"resourceVersion": "2"}, labels={"finnexus.ai/shard": "b"})
+    assert runtime.known == {("ns", "mine")}
+    assert queue.notified == [("ns", "mine", {"deleted": False, "resource_version": "1"}),
+                              ("ns", "other", {"deleted": True, "resource_version": "2"})]
+    queue.notified.clear()
+    for owner in ("mine", "other"):
+        await watched["pods"].fn(type="MODIFIED", namespace="ns", meta={}, name=f"{owner}-x",
+                                 labels={"app.kubernetes.io/name": owner,
+                                         "finnexus.ai/color": "blue"})
+    assert queue.notified == [("ns", "mine", {})]
+    # the resource leaves the shard (its label changed): forgotten, its worker cancelled
+    await on_cr(type="MODIFIED", name="mine", namespace="ns",  # type: ignore[operator]
+                meta={"resourceVersion": "3"}, labels={})
+    assert runtime.known == set() and queue.notified[-1][2]["deleted"] is True
+
+
+async def test_the_server_side_filter_is_the_selector() -> None:
+    registry = kopf.OperatorRegistry()
+    runtime = Runtime(Settings(metrics_port=0, health_port=0, selector="team in (x,y)"))
+    handlers.register(registry, runtime)
+    (startup,) = [h for h in registry._activities.get_all_handlers()
+                  if h.fn.__name__ == "startup"]
+    settings = kopf.OperatorSettings()
+
+    async def no_start() -> None:
+        return None
+    runtime.start = no_start  # type: ignore[method-assign]
+    await startup.fn(settings=settings)
+    assert settings.watching.label_selectors.collect(
+        kopf.Resource("finnexus.ai", "v1alpha1", "finnexusdeployments")) == ["team in (x,y)"]
+    assert settings.peering.standalone is True  # never kopf peering
