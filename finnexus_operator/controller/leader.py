@@ -236,8 +236,10 @@ class LeaderElector:
                     return f"not renewed for {self.timing.renew_deadline:g}s"
                 if await self._attempt(left):
                     break
-                if self.held_by_another(self.clock.monotonic()):
+                now = self.clock.monotonic()
+                if self.held_by_another(now):
                     return f"held by {self.observed.holder if self.observed else '?'}"
+                left = self.renewed_at + self.timing.renew_deadline - now  # after the attempt
                 await self.clock.sleep(min(self.timing.retry_period, max(left, 0.0)))
 
     async def _attempt(self, timeout: float) -> bool:
