@@ -61,8 +61,8 @@ def writes(api: ApiServer, identity: str) -> Timed:
 
 
 @contextmanager
-def two_operators(api: ApiServer, kubeconfig: str, workdir: Path,
-                  args: dict[str, list[str]]) -> Iterator[tuple[Cluster, dict[str, OperatorProcess]]]:
+def two_operators(api: ApiServer, kubeconfig: str, workdir: Path, args: dict[str, list[str]]
+                  ) -> Iterator[tuple[Cluster, dict[str, OperatorProcess]]]:
     procs = {i: OperatorProcess(kubeconfig, workdir / f"operator-{i}.log", extra_args=a)
              for i, a in args.items()}
     first, *others = procs.values()

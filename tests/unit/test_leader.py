@@ -50,7 +50,7 @@ class FakeClock:
 
     async def advance(self, seconds: float) -> None:
         end = self.now + seconds
-        while True:
+        for _ in range(20_000):  # wake-ups: more is a busy loop (a failure, never a hang)
             await settle()
             while self._sleepers and self._sleepers[0][2].done():
                 heapq.heappop(self._sleepers)  # a cancelled timer
@@ -59,12 +59,14 @@ class FakeClock:
             when, _, future = heapq.heappop(self._sleepers)
             self.now = max(self.now, when)
             future.set_result(None)
+        else:
+            raise AssertionError(f"busy loop: 20000 wake-ups before t={end:g}")
         self.now = end
         await settle()
 
 
 async def settle() -> None:
-    for _ in range(30):
+    for _ in range(10):
         await asyncio.sleep(0)
 
 
