@@ -440,6 +440,11 @@ def test_notes_tell_the_next_command(tmp_path: Path) -> None:
     assert "kubectl apply -n trading -f examples/minimal.yaml" in text
     assert "prometheus.url is empty" not in text
     assert "kubectl apply --server-side -f" in text
+    assert "leader election" not in text and "label selector" not in text
+    text = notes("--set", "replicas=2", "--set", "shard.selector=finnexus.ai/shard=a")
+    assert "get lease finnexus-finnexus-operator -o jsonpath='{.spec.holderIdentity}'" in text
+    assert 'matching the label selector "finnexus.ai/shard=a"' in text
+    assert "kubectl get fnd -A -o custom-columns=" in text
 
 
 @pytest.mark.parametrize(("mode", "values", "files"), MODES, ids=MODE_IDS)
