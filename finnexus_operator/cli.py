@@ -24,8 +24,9 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from finnexus_operator.adapters.notify import load_config
-    from finnexus_operator.controller.handlers import PEERING_NAME, register
+    from finnexus_operator.controller.handlers import register
     from finnexus_operator.controller.runtime import Runtime
+    from finnexus_operator.core.selector import LabelSelector
     from finnexus_operator.errors import ConfigError
     from finnexus_operator.logs import configure
 
@@ -33,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = settings_from(args, metric_providers=PROVIDERS)
         if settings.notifications_config:
             load_config(settings.notifications_config)  # a bad file exits 2 before anything
+        LabelSelector.parse(settings.selector)  # a bad --selector exits 2 here
     except (ValueError, ConfigError) as exc:
         print(f"finnexus-operator: {exc}", file=sys.stderr)
         return 2
@@ -50,8 +52,7 @@ def _run(args: argparse.Namespace) -> int:
                 if settings.health_port else None)
     kopf.run(
         registry=registry,
-        standalone=not settings.leader_election,
-        peering_name=PEERING_NAME if settings.leader_election else None,
+        standalone=True,  # leader election is the runtime's Lease, not kopf peering
         clusterwide=settings.clusterwide,
         namespaces=() if settings.clusterwide else settings.namespaces,
         liveness_endpoint=liveness,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final, TypedDict
 
-__all__ = ["PEERING_RULES", "RULES", "Rule"]
+__all__ = ["LEASE_RULES", "RULES", "Rule"]
 
 
 class Rule(TypedDict):
@@ -53,8 +53,11 @@ RULES: Final[list[Rule]] = [
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
 
-# Only with leader election (more than one replica): kopf's peering objects.
-PEERING_RULES: Final[list[Rule]] = [
-    {"apiGroups": ["kopf.dev"], "resources": ["kopfpeerings", "clusterkopfpeerings"],
-     "verbs": ["get", "list", "watch", "patch"]},
+# Only with leader election: the shard's Lease (controller.leader, adapters.lease), in the
+# operator's own namespace (a Role there, never cluster-wide). Read and renewed by a
+# conditional merge patch (the chart limits these two verbs to the Lease's name with
+# resourceNames); created once when missing (create cannot be limited by name).
+LEASE_RULES: Final[list[Rule]] = [
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
 ]

@@ -47,6 +47,14 @@ class Settings:
     max_concurrent_probes: int = 64  # health-probe requests in flight, whole operator
     resync_seconds: float = 3600.0  # every pass again, from the caches; 0 disables
     notifications_config: str | None = None  # YAML receivers (adapters.notify); URLs in files
+    # -- leader election on a Lease and sharding (issue 9 items 6-7; controller.leader) --
+    lease_name: str | None = None  # None: derived from the shard (leader.lease_name)
+    lease_namespace: str | None = None  # None: $POD_NAMESPACE, else "default"
+    lease_duration: float = 15.0
+    lease_renew_deadline: float = 10.0
+    lease_retry_period: float = 2.0
+    instance_id: str | None = None  # holder identity and User-Agent; None: $POD_NAME-<random>
+    selector: str | None = None  # label selector on the resource: this instance's shard
 
     @property
     def clusterwide(self) -> bool:
@@ -90,8 +98,23 @@ def add_run_arguments(parser: argparse.ArgumentParser, *,
     add("--health-port", type=int, help="port of the liveness endpoint /healthz, 0 disables "
         "(default 8081) [FINNEXUS_HEALTH_PORT]")
     add("--leader-election", action="store_true", default=None,
-        help="run several replicas, one active (kopf peering 'finnexus-operator') "
+        help="run several replicas, one active: a coordination.k8s.io/v1 Lease "
         "[FINNEXUS_LEADER_ELECTION]")
+    # -- leader election on a Lease and sharding (issue 9 items 6-7) --
+    add("--lease-name", help="the Lease (default finnexus-operator, or one derived from "
+        "--selector/--namespace for a shard) [FINNEXUS_LEASE_NAME]")
+    add("--lease-namespace", help="namespace of the Lease (default $POD_NAMESPACE, else "
+        "default) [FINNEXUS_LEASE_NAMESPACE]")
+    add("--lease-duration", type=float, help="seconds a standby waits after the last renewal "
+        "it saw before taking over (default 15) [FINNEXUS_LEASE_DURATION]")
+    add("--lease-renew-deadline", type=float, help="seconds the leader keeps acting without a "
+        "renewal; then it stops (default 10) [FINNEXUS_LEASE_RENEW_DEADLINE]")
+    add("--lease-retry-period", type=float, help="seconds between Lease attempts (default 2) "
+        "[FINNEXUS_LEASE_RETRY_PERIOD]")
+    add("--instance-id", help="this instance's name in the Lease and its User-Agent (default "
+        "$POD_NAME plus a random suffix) [FINNEXUS_INSTANCE_ID]")
+    add("--selector", "-l", help="act only on resources with these labels, a Kubernetes label "
+        "selector such as 'finnexus.ai/shard=a' or 'team in (x,y)' [FINNEXUS_SELECTOR]")
     add("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     add("--api-qps", type=float, help="requests per second to the Kubernetes API, on "
         "average (token bucket; 0: unlimited; default 50) [FINNEXUS_API_QPS]")
@@ -166,6 +189,16 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
                               3600.0),
         notifications_config=pick(getattr(args, "notifications_config", None),
                                   "NOTIFICATIONS_CONFIG"),
+        lease_name=pick(args.lease_name, "LEASE_NAME"),
+        lease_namespace=pick(args.lease_namespace, "LEASE_NAMESPACE")
+        or env.get("POD_NAMESPACE") or None,
+        lease_duration=number(args.lease_duration, "LEASE_DURATION", 15.0),
+        lease_renew_deadline=number(args.lease_renew_deadline,
+                                    "LEASE_RENEW_DEADLINE", 10.0),
+        lease_retry_period=number(args.lease_retry_period,
+                                  "LEASE_RETRY_PERIOD", 2.0),
+        instance_id=pick(args.instance_id, "INSTANCE_ID"),
+        selector=pick(args.selector, "SELECTOR"),
     )
     if settings.log_format not in ("auto", "json", "console"):
         raise ValueError(f"log format {settings.log_format!r}: expected auto, json or console")
@@ -186,4 +219,8 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
         raise ValueError("--resync-seconds must be >= 0 (0 disables)")
     if settings.prometheus_max_series < 1:
         raise ValueError("--prometheus-max-series must be positive")
+    if not 0 < settings.lease_retry_period < settings.lease_renew_deadline \
+            < settings.lease_duration:
+        raise ValueError("leader election needs 0 < --lease-retry-period < "
+                         "--lease-renew-deadline < --lease-duration")
     return settings

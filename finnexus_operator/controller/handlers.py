@@ -13,7 +13,6 @@ informers (:mod:`finnexus_operator.adapters.cache`), which wake the owner themse
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +21,7 @@ import kopf
 from finnexus_operator import constants
 from finnexus_operator.controller.runtime import Runtime
 
-__all__ = ["PEERING_NAME", "register"]
-
-PEERING_NAME = "finnexus-operator"
+__all__ = ["register"]
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -37,13 +34,12 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 30
-        if runtime.settings.leader_election:
-            settings.peering.name = PEERING_NAME
-            settings.peering.mandatory = True
-            settings.peering.standalone = False
-            settings.peering.priority = random.randint(1, 2**31 - 1)
-        else:
-            settings.peering.standalone = True
+        # Leader election is the runtime's Lease (controller.leader), never kopf peering: kopf
+        # only watches, so every replica keeps its view of the resources while one acts.
+        settings.peering.standalone = True
+        if runtime.settings.selector:  # sharding: the API server filters the resource too
+            settings.watching.label_selectors[
+                constants.GROUP, constants.VERSION, constants.PLURAL] = runtime.settings.selector
         await runtime.start()
 
     @kopf.on.cleanup(registry=registry)

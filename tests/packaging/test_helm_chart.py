@@ -123,7 +123,7 @@ def test_rendered_manifests_pass_kubernetes_validate_strict(
     assert proc.returncode == 0, f"{mode}:\n{proc.stdout}\n{proc.stderr}"
     # Only custom kinds (no bundled schema) may warn; they are checked elsewhere.
     for line in (proc.stdout + proc.stderr).splitlines():
-        assert any(k in line for k in ("KopfPeering", "PrometheusRule", "ServiceMonitor")), line
+        assert any(k in line for k in ("PrometheusRule", "ServiceMonitor")), line
 
 
 def test_kubernetes_validate_really_rejects_a_broken_manifest() -> None:
@@ -297,7 +297,7 @@ def test_default_deployment_security_resources_probes_and_args() -> None:
     ]
     assert c["image"] == "ghcr.io/finnexus/finnexus-operator:0.1.0"
     assert deployment(objs)["spec"]["replicas"] == 1
-    assert not of_kind(objs, "ClusterKopfPeering")
+    assert not of_kind(objs, "Role")  # no Lease access without leader election
     # A read-only root filesystem still needs a writable /tmp for Python.
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
 
@@ -353,40 +353,36 @@ def test_prometheus_token_comes_from_an_existing_secret() -> None:
 def test_leader_election_is_wired_when_replicas_above_one(namespaces: str | None) -> None:
     base = {"watchNamespaces": namespaces} if namespaces else {}
     single = render(base)
+    assert not [a for a in container(single)["args"] if a.startswith("--lease")]
     assert "--leader-election" not in container(single)["args"]
-    assert not of_kind(single, "ClusterKopfPeering") and not of_kind(single, "KopfPeering")
 
     ha = render({**base, "replicas": "2"})
     assert deployment(ha)["spec"]["replicas"] == 2
-    assert "--leader-election" in container(ha)["args"]
-    if namespaces:
-        peerings = of_kind(ha, "KopfPeering")
-        assert sorted(p["metadata"]["namespace"] for p in peerings) == ["payments", "trading"]
-        assert not of_kind(ha, "ClusterKopfPeering")
-    else:
-        peerings = of_kind(ha, "ClusterKopfPeering")
-        assert len(peerings) == 1 and "namespace" not in peerings[0]["metadata"]
-    for p in peerings:
-        assert p["apiVersion"] == "kopf.dev/v1"
-        assert p["metadata"]["name"] == "finnexus-operator"
+    args = container(ha)["args"]
+    assert args[args.index("--leader-election"):][:5] == [
+        "--leader-election", "--lease-name=finnexus-finnexus-operator", "--lease-duration=15",
+        "--lease-renew-deadline=10", "--lease-retry-period=2"]
+    # the Lease lives in the operator's own namespace ($POD_NAMESPACE, from the downward API)
+    (pod_ns,) = [e for e in container(ha)["env"] if e["name"] == "POD_NAMESPACE"]
+    assert pod_ns["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    # no kopf peering anywhere: no peering objects, no kopf.dev CRDs, no kopf.dev rules
+    rendered = render({**base, "replicas": "2"}, crds=True)
+    assert not [o for o in rendered if "kopf.dev" in str(o.get("apiVersion"))
+                or "kopf.dev" in json.dumps(o.get("rules", o.get("spec", {}).get("group", "")))]
+    assert not (CHART / "crds").exists() and not (CHART / "templates" / "peering.yaml").exists()
 
 
-def test_kopf_peering_crds_ship_in_the_crds_folder() -> None:
-    docs = [d for d in yaml.safe_load_all((CHART / "crds" / "kopf-peering.yaml").read_text()) if d]
-    by_name = {d["metadata"]["name"]: d for d in docs}
-    assert set(by_name) == {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"}
-    assert by_name["kopfpeerings.kopf.dev"]["spec"]["scope"] == "Namespaced"
-    assert by_name["clusterkopfpeerings.kopf.dev"]["spec"]["scope"] == "Cluster"
-    for d in docs:
-        assert d["spec"]["group"] == "kopf.dev"
-        (version,) = d["spec"]["versions"]
-        assert version["name"] == "v1" and version["served"] and version["storage"]
-        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
-        assert status["x-kubernetes-preserve-unknown-fields"] is True
-    # `helm template --include-crds` (what Argo CD renders) carries them.
-    rendered = render(crds=True)
-    names = {o["metadata"]["name"] for o in of_kind(rendered, "CustomResourceDefinition")}
-    assert {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"} <= names
+def test_lease_settings_and_shard_selector_follow_values() -> None:
+    args = container(render({"replicas": "3", "leaderElection.leaseName": "shard-a",
+                             "leaderElection.leaseDurationSeconds": "30",
+                             "leaderElection.renewDeadlineSeconds": "20",
+                             "leaderElection.retryPeriodSeconds": "4",
+                             "shard.selector": "finnexus.ai/shard=a"}))["args"]
+    assert {"--lease-name=shard-a", "--lease-duration=30", "--lease-renew-deadline=20",
+            "--lease-retry-period=4", "--selector=finnexus.ai/shard=a"} <= set(args)
+    assert "--selector=team in (x,y)" in container(
+        render({"shard.selector": "team in (x\\,y)"}))["args"]
+    assert not [a for a in container(render())["args"] if a.startswith("--selector")]
 
 
 def test_metrics_service_service_monitor_pdb_network_policy() -> None:
@@ -418,7 +414,8 @@ def test_metrics_service_service_monitor_pdb_network_policy() -> None:
 def test_production_example_renders_namespaced_ha_install() -> None:
     objs = render(files=(PRODUCTION,))
     assert deployment(objs)["spec"]["replicas"] == 2
-    assert {r["metadata"]["namespace"] for r in of_kind(objs, "Role")} == {"trading", "payments"}
+    assert {r["metadata"]["namespace"] for r in of_kind(objs, "Role")
+            if not r["metadata"]["name"].endswith("-leader-election")} == {"trading", "payments"}
     # only the user-facing roles aggregated into view/edit/admin are cluster-wide
     assert all("rbac.authorization.k8s.io/aggregate-to-" in str(r["metadata"]["labels"])
                for r in of_kind(objs, "ClusterRole"))
@@ -467,6 +464,11 @@ def test_notes_tell_the_next_command(tmp_path: Path) -> None:
     assert "kubectl apply -n trading -f examples/minimal.yaml" in text
     assert "prometheus.url is empty" not in text
     assert "kubectl apply --server-side -f" in text
+    assert "leader election" not in text and "label selector" not in text
+    text = notes("--set", "replicas=2", "--set", "shard.selector=finnexus.ai/shard=a")
+    assert "get lease finnexus-finnexus-operator -o jsonpath='{.spec.holderIdentity}'" in text
+    assert 'matching the label selector "finnexus.ai/shard=a"' in text
+    assert "kubectl get fnd -A -o custom-columns=" in text
 
 
 @pytest.mark.parametrize(("mode", "values", "files"), MODES, ids=MODE_IDS)

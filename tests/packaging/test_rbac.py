@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from finnexus_operator.rbac import PEERING_RULES, RULES
+from finnexus_operator.rbac import LEASE_RULES, RULES
 from tests.packaging.tools import of_kind, render
 
 Canon = frozenset[tuple[str, str, str]]
@@ -34,15 +34,24 @@ def operator_cluster_roles(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 EXPECTED = canonical(list(RULES))
-EXPECTED_HA = canonical([*RULES, *PEERING_RULES])
+LEASE_ROLE = "finnexus-finnexus-operator-leader-election"
+
+
+def lease_role(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] in ("Role", "RoleBinding")
+            and o["metadata"]["name"] == LEASE_ROLE]
+
+
+def watched_roles(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in of_kind(objs, kind) if o["metadata"]["name"] != LEASE_ROLE]
 
 
 @pytest.mark.parametrize("replicas", ["1", "3"])
 def test_cluster_role_equals_the_rules_the_code_uses(replicas: str) -> None:
     objs = render({"replicas": replicas})
     (role,) = operator_cluster_roles(objs)
-    assert canonical(role["rules"]) == (EXPECTED_HA if replicas != "1" else EXPECTED)
-    assert not of_kind(objs, "Role")
+    assert canonical(role["rules"]) == EXPECTED  # the Lease is never granted cluster-wide
+    assert not watched_roles(objs, "Role")
     (binding,) = of_kind(objs, "ClusterRoleBinding")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -59,15 +68,36 @@ def test_cluster_role_equals_the_rules_the_code_uses(replicas: str) -> None:
 def test_namespaced_mode_has_one_role_per_watched_namespace(replicas: str) -> None:
     objs = render({"watchNamespaces": "{trading,payments,risk}", "replicas": replicas})
     assert not operator_cluster_roles(objs) and not of_kind(objs, "ClusterRoleBinding")
-    roles = of_kind(objs, "Role")
-    bindings = of_kind(objs, "RoleBinding")
+    roles = watched_roles(objs, "Role")
+    bindings = watched_roles(objs, "RoleBinding")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["payments", "risk", "trading"]
     for role in roles:
-        assert canonical(role["rules"]) == (EXPECTED_HA if replicas != "1" else EXPECTED)
+        assert canonical(role["rules"]) == EXPECTED
     for b in bindings:
         assert b["roleRef"]["kind"] == "Role"
         assert b["subjects"][0]["namespace"] == "finnexus-system"
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["payments", "risk", "trading"]
+
+
+@pytest.mark.parametrize("namespaces", [None, "{trading,payments}"], ids=["cluster", "namespaced"])
+def test_leader_election_gets_its_lease_only_in_the_operators_namespace(
+        namespaces: str | None) -> None:
+    base = {"watchNamespaces": namespaces} if namespaces else {}
+    assert not lease_role(render(base))  # one replica: no Lease access at all
+    objs = render({**base, "replicas": "2", "leaderElection.leaseName": "shard-a"})
+    role, binding = sorted(lease_role(objs), key=lambda o: str(o["kind"]))
+    assert (role["kind"], binding["kind"]) == ("Role", "RoleBinding")
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "finnexus-system"
+    # equal to LEASE_RULES, with reading and renewing limited to the Lease's own name
+    assert canonical([{k: v for k, v in r.items() if k != "resourceNames"}
+                      for r in role["rules"]]) == canonical(list(LEASE_RULES))
+    named = {v: r.get("resourceNames") for r in role["rules"] for v in r["verbs"]}
+    assert named == {"get": ["shard-a"], "patch": ["shard-a"], "create": None}
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": LEASE_ROLE}
+    (sa,) = of_kind(objs, "ServiceAccount")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                                    "namespace": "finnexus-system"}]
 
 
 def test_rbac_can_be_left_to_the_user() -> None:

@@ -61,3 +61,65 @@ async def test_each_event_is_cached_and_wakes_the_resource_unless_older_or_our_o
         (("FinNexusDeployment", "ns", "web", "8"), None),
         (None, True)]
     assert runtime.cache.resource("ns", "web") is None
+
+
+def shard_body(name: str, rv: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "finnexus.ai/v1alpha1", "kind": "FinNexusDeployment",
+            "metadata": {"namespace": "ns", "name": name, "resourceVersion": rv,
+                         "labels": labels}}
+
+
+async def test_a_resource_outside_the_shard_is_forgotten_and_its_objects_wake_nothing() -> None:
+    """--selector is checked client-side too: a resource whose labels do not match is treated
+    as deleted (dropped from the cache, its work forgotten), and changes of objects it owns
+    wake nothing."""
+    registry = kopf.OperatorRegistry()
+    runtime = Runtime(Settings(metrics_port=0, health_port=0, selector="finnexus.ai/shard=a"))
+    queue = Queue()
+    runtime.queue = queue  # type: ignore[assignment]
+    runtime.cache = ClusterCache(KubeClient(ClientConfig("http://127.0.0.1:1")))
+    handlers.register(registry, runtime)
+    [handler] = [h for h in registry._watching.get_all_handlers() if h.selector is not None]
+
+    async def event(type_: str, obj: dict[str, Any]) -> None:
+        await handler.fn(type=type_, event={"type": type_, "object": obj})
+
+    await event("ADDED", shard_body("mine", "1", {"finnexus.ai/shard": "a"}))
+    await event("ADDED", shard_body("other", "2", {"finnexus.ai/shard": "b"}))
+    assert runtime.known == {("ns", "mine")}
+    assert runtime.cache.resource("ns", "other") is None
+    assert [(n[1], n[2].get("deleted")) for n in queue.notified] == [
+        ("mine", None), ("other", True)]
+    queue.notified.clear()
+    for owner in ("mine", "other"):  # an informer saw an object of each change
+        runtime._wake("ns", owner, ("Pod", "ns", f"{owner}-x", "9"))
+    assert [n[1] for n in queue.notified] == ["mine"]
+    # the resource leaves the shard (its label changed): forgotten, its work cancelled
+    await event("MODIFIED", shard_body("mine", "3", {}))
+    assert runtime.known == set() and queue.notified[-1][2]["deleted"] is True
+    assert runtime.cache.resource("ns", "mine") is None
+
+
+def test_a_standby_runs_no_pass_until_it_leads() -> None:
+    runtime = Runtime(Settings(metrics_port=0, health_port=0, leader_election=True))
+    runtime.cache = ClusterCache(KubeClient(ClientConfig("http://127.0.0.1:1")))
+    runtime.resource_event("ADDED", shard_body("web", "1", {}))
+    assert runtime.queue is None and runtime.known == {("ns", "web")}
+    assert runtime.cache.resource("ns", "web") is not None  # the standby keeps its view
+
+
+async def test_the_server_side_filter_is_the_selector() -> None:
+    registry = kopf.OperatorRegistry()
+    runtime = Runtime(Settings(metrics_port=0, health_port=0, selector="team in (x,y)"))
+    handlers.register(registry, runtime)
+    (startup,) = [h for h in registry._activities.get_all_handlers()
+                  if h.fn.__name__ == "startup"]
+    settings = kopf.OperatorSettings()
+
+    async def no_start() -> None:
+        return None
+    runtime.start = no_start  # type: ignore[method-assign]
+    await startup.fn(settings=settings)
+    assert settings.watching.label_selectors.collect(
+        kopf.Resource("finnexus.ai", "v1alpha1", "finnexusdeployments")) == ["team in (x,y)"]
+    assert settings.peering.standalone is True  # never kopf peering

@@ -43,12 +43,17 @@ app.kubernetes.io/component: operator
 {{- end }}
 
 {{/* Behaviour --------------------------------------------------------------------------- */}}
-{{/* Leader election (kopf peering) is on exactly when more than one replica runs. */}}
+{{/* Leader election (a coordination.k8s.io/v1 Lease) is on exactly when more than one
+replica runs. */}}
 {{- define "finnexus.leaderElection" -}}
 {{- if gt (int .Values.replicas) 1 }}true{{ end }}
 {{- end }}
 
-{{- define "finnexus.peeringName" -}}finnexus-operator{{- end }}
+{{/* The Lease: leaderElection.leaseName, or the release's full name (one per release, so
+one Lease per shard when each shard is its own release). */}}
+{{- define "finnexus.leaseName" -}}
+{{- default (include "finnexus.fullname" .) .Values.leaderElection.leaseName | trunc 63 | trimSuffix "-" }}
+{{- end }}
 
 {{- define "finnexus.image" -}}
 {{- if .Values.image.digest }}
@@ -59,8 +64,9 @@ app.kubernetes.io/component: operator
 {{- end }}
 
 {{/*
-RBAC rules: must equal finnexus_operator/rbac.py RULES (and PEERING_RULES with leader
-election); tests/packaging/test_rbac.py renders the chart and compares them.
+RBAC rules: must equal finnexus_operator/rbac.py RULES (and LEASE_RULES, in a Role of the
+operator's own namespace, with leader election); tests/packaging/test_rbac.py renders the
+chart and compares them.
 */}}
 {{- define "finnexus.rules" -}}
 - apiGroups: ["finnexus.ai"]
@@ -90,9 +96,4 @@ election); tests/packaging/test_rbac.py renders the chart and compares them.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
-{{- if include "finnexus.leaderElection" . }}
-- apiGroups: ["kopf.dev"]
-  resources: ["kopfpeerings", "clusterkopfpeerings"]
-  verbs: ["get", "list", "watch", "patch"]
-{{- end }}
 {{- end }}
