@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as _client
 from kubernetes import config as _config
 from kubernetes.config.config_exception import ConfigException
@@ -61,7 +62,7 @@ def _resolve(path: str, context: str | None) -> tuple[str, str]:
                                  "(set --kubeconfig or $KUBECONFIG)")
     try:
         contexts, current = k8s_config.list_kube_config_contexts(config_file=path)
-    except (ConfigException, OSError, ValueError) as exc:
+    except (ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
         raise errors.ConfigError(f"kubeconfig {first}: {_first_line(exc)}") from exc
     by_name = {c["name"]: c for c in contexts or []}
     if context is None:
@@ -86,7 +87,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Plugin
     try:
         k8s_config.load_kube_config(config_file=path, context=name,
                                     client_configuration=configuration, persist_config=False)
-    except (ConfigException, OSError, ValueError) as exc:
+    except (ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
         raise errors.ConfigError(f"kubeconfig context {name}: {_first_line(exc)}") from exc
     configuration.retries = False  # one clean error, not three urllib3 warnings
     api = k8s.ApiClient(configuration)
