@@ -61,7 +61,7 @@ def test_manual_promotion_round_trip(cluster: Cluster) -> None:
     blue = next(line for line in run.out.splitlines() if "blue: web-blue" in line)
     assert "active,stable" in blue and "app:good " in blue + " ", run.out
     assert "backend web-blue" in run.out and "AwaitingPromotion" in run.out
-    assert "Events (last 5, newest last)" in run.out
+    assert "Events (last " in run.out and "AwaitingPromotion   " in run.out
     run = kubectl_finnexus(["promote", "web"], kc)
     assert run.code == 0 and "accepted" in run.out, run
     run = kubectl_finnexus(["status", "web", "--watch", "--timeout", "30s"], kc)
