@@ -59,14 +59,3 @@ def write_kubeconfig(path: Path, server: str, contexts: Mapping[str, str | None]
         config["current-context"] = current
     path.write_text(json.dumps(config), encoding="utf-8")
     return str(path)
-
-
-def install_shim(folder: Path) -> Path:
-    """A ``kubectl-finnexus`` executable running this checkout's plugin, for the real
-    kubectl's plugin discovery (``kubectl finnexus ...`` finds it on PATH)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shim = folder / "kubectl-finnexus"
-    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m '
-                    f'finnexus_operator.kubectl "$@"\n', encoding="utf-8")
-    shim.chmod(0o755)
-    return shim
