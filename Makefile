@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv tools demo test test-fast lint typecheck crd bench image demo-app-image clean
+.PHONY: all venv tools demo playground test test-fast lint typecheck crd bench image demo-app-image clean
 
 all: test
 
@@ -28,6 +28,11 @@ tools: $(STAMP)
 demo: $(STAMP)
 	scripts/ensure-prometheus.sh
 	$(PY) -m finnexus_demo
+
+# The demo, then everything kept running: prints `export KUBECONFIG=...` and things to try.
+playground: $(STAMP)
+	scripts/ensure-prometheus.sh
+	$(PY) -m finnexus_demo --fast --keep
 
 test: tools
 	$(PY) -m finnexus_operator.crd --check

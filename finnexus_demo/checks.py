@@ -2,8 +2,10 @@
 
 `Story.run` applies v1..v4 to the emulated API, waits (through the `Monitor`) for the operator
 to decide each one, and records a `CheckResult` per expected result: v1 Stable, v2 rolled back on
-its error rate, v3 promoted and the old colour scaled to zero after the delay, v4 rejected by
-its health checks with traffic never moving, and production traffic always on a full colour.
+its error rate, v3 held for a manual promotion, promoted with ``kubectl finnexus promote`` (after
+``kubectl finnexus get``), gated by ``kubectl finnexus status --watch`` (exit 0) and the old
+colour scaled to zero after the delay, v4 rejected by its health checks with traffic never
+moving, and production traffic always on a full colour.
 `Story.summary` prints ``status.history`` and the requests each release served;
 `Story.report` prints the expected outcomes and says whether all of them were observed.
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from finnexus_demo.monitor import Monitor, RouteWatch, Timeline, ingress_color
+from finnexus_demo.plugin import Plugin, Running
 from finnexus_demo.releases import NAME, NAMESPACE, RELEASES, DemoSettings, Obj, Release
 from finnexus_demo.traffic import Traffic
 from finnexus_kit.apiserver import ApiServer, path_for
@@ -25,7 +28,7 @@ from finnexus_operator import constants
 
 __all__ = ["EXPECTED_OUTCOMES", "CheckResult", "Story"]
 
-EXPECTED_OUTCOMES = 8  # the expect() calls of Story.run
+EXPECTED_OUTCOMES = 10  # the expect() calls of Story.run
 
 
 @dataclasses.dataclass
@@ -51,10 +54,11 @@ class Story:
         service: RouteWatch,
         prometheus: PrometheusServer,
         clock: Timeline,
+        plugin: Plugin,
     ) -> None:
         self.s, self.api, self.m, self.traffic = settings, api, monitor, traffic
         self.ingress, self.service = ingress, service
-        self.prometheus, self.clock = prometheus, clock
+        self.prometheus, self.clock, self.plugin = prometheus, clock, plugin
         self.outcomes: list[CheckResult] = []
         self.cr_path = path_for(constants.API_VERSION, constants.PLURAL, NAMESPACE, NAME)
 
@@ -75,15 +79,17 @@ class Story:
                 "apiVersion": constants.API_VERSION,
                 "kind": constants.KIND,
                 "metadata": {"name": NAME, "namespace": NAMESPACE},
-                "spec": self.s.spec(release.template()),
+                "spec": self.s.spec(release),
             }
             self.api.create(path_for(constants.API_VERSION, constants.PLURAL, NAMESPACE), body)
             self.clock.say(
                 "apply", f"created FinNexusDeployment {NAMESPACE}/{NAME} with {release.label}"
             )
         else:
-            self.api.patch(self.cr_path, {"spec": {"template": release.template()}})
-            self.clock.say("apply", f"spec.template changed to {release.label}")
+            self.api.patch(self.cr_path, {"spec": {"template": release.template(),
+                                                   "promotion": self.s.promotion(release)}})
+            self.clock.say("apply", f"spec.template changed to {release.label}"
+                           + (", promotion.auto: false" if release.manual else ""))
 
     def quiet(self, color: str) -> None:
         """Wait until the colour's previous app has no samples in the rate window any more, so
@@ -151,10 +157,17 @@ class Story:
         )
         self.m.idle(self.s.pause)
 
-        # v3: good -> promoted after the bake; the old colour goes to 0 after the delay.
+        # v3: good, promotion.auto false -> waits for `kubectl finnexus promote`, then the
+        # bake; `kubectl finnexus status --watch` is the CI gate; the old colour goes to 0.
         self.quiet(_other(blue))
         self.apply(v3)
+        cr = self.m.wait(f"{v3.label} to await its promotion", _awaiting(v3.revision), timeout)
+        promoted, gate = manual_promotion(self.plugin, timeout)
+        self.expect(v3.label, "waited in AwaitingPromotion; `kubectl finnexus promote` accepted",
+                    promoted == 0, f"exit {promoted}")
         cr = self.m.wait(f"{v3.label} to be decided", _settled(v3.revision), timeout)
+        self.expect(v3.label, "`kubectl finnexus status --watch` exited 0 on Stable",
+                    gate.finish(timeout) == 0, gate.lines[-1] if gate.lines else "")
         entry = _history(cr, v3.revision) or {}
         green = entry.get("color") or _other(blue)
         old_replicas = self.m.replicas.get(blue, 0)
@@ -274,6 +287,23 @@ def _history(cr: Obj, revision: str) -> Obj | None:
         h for h in (cr.get("status") or {}).get("history") or [] if h.get("revision") == revision
     ]
     return entries[-1] if entries else None
+
+
+def _awaiting(revision: str) -> Callable[[Obj], bool]:
+    def check(cr: Obj) -> bool:
+        status = cr.get("status") or {}
+        return (status.get("phase") == "AwaitingPromotion"
+                and status.get("candidateRevision") == revision)
+
+    return check
+
+
+def manual_promotion(plugin: Plugin, timeout: float) -> tuple[int, Running]:
+    """Look (``get``), promote by hand, and start the CI gate (``status --watch``): the
+    promote's exit code and the running gate (finished once the release is decided)."""
+    plugin.run("get", NAME, timeout=timeout)
+    code = plugin.run("promote", NAME, timeout=timeout)
+    return code, plugin.start("status", NAME, "--watch", "--timeout", f"{int(timeout)}s")
 
 
 def _settled(revision: str) -> Callable[[Obj], bool]:

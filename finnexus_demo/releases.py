@@ -3,7 +3,8 @@
 `DemoSettings` holds every knob (fast and normal modes) and builds the FinNexusDeployment
 spec from them; `Release` is one revision of the story, its simulated "image" (container env
 read by the demo app) and the outcome expected of it; `RELEASES` is the story in order:
-v1 Stable, v2 rolled back by the metrics, v3 promoted, v4 rejected by its health checks.
+v1 Stable, v2 rolled back by the metrics, v3 promoted by hand (``kubectl finnexus promote``)
+after a manual gate, v4 rejected by its health checks.
 `settings_lines` describes all of it, for the banner printed before the demo starts.
 """
 
@@ -84,7 +85,11 @@ class DemoSettings:
             ],
         }
 
-    def spec(self, template: Obj) -> Obj:
+    def promotion(self, release: Release) -> Obj:
+        return {"auto": not release.manual, "scaleDownDelaySeconds": self.scale_down_delay}
+
+    def spec(self, release: Release) -> Obj:
+        template = release.template()
         return {
             "replicas": self.replicas,
             "template": template,
@@ -98,7 +103,7 @@ class DemoSettings:
                 "failureThreshold": self.failure_threshold,
             },
             "analysis": self.analysis(),
-            "promotion": {"auto": True, "scaleDownDelaySeconds": self.scale_down_delay},
+            "promotion": self.promotion(release),
             "progressDeadlineSeconds": self.progress_deadline,
         }
 
@@ -110,6 +115,7 @@ class Release:
     label: str
     env: tuple[tuple[str, str], ...]
     expect: str  # Stable | MetricsRollback | Promoted | HealthReject
+    manual: bool = False  # promotion.auto: false -> promoted with `kubectl finnexus promote`
 
     def template(self) -> Obj:
         return {
@@ -135,7 +141,8 @@ class Release:
         return {
             "Stable": "first revision: deployed, health-checked, switched to -> Stable",
             "MetricsRollback": "Prometheus analysis sees the error rate -> RolledBack",
-            "Promoted": "passes health checks and the bake -> Promoted, old colour to 0",
+            "ManualPromoted": "promotion.auto: false -> AwaitingPromotion; `kubectl finnexus "
+            "promote` -> bake -> Promoted, old colour to 0",
             "HealthReject": "/health fails -> rejected before any traffic moves",
         }[self.expect]
 
@@ -143,7 +150,7 @@ class Release:
 RELEASES = (
     Release("v1", (("LATENCY", "0.02"),), "Stable"),
     Release("v2", (("ERROR_RATIO", "0.05"), ("LATENCY", "0.02")), "MetricsRollback"),
-    Release("v3", (("LATENCY", "0.02"),), "Promoted"),
+    Release("v3", (("LATENCY", "0.02"),), "ManualPromoted", manual=True),
     Release("v4", (("HEALTHY", "false"), ("LATENCY", "0.02")), "HealthReject"),
 )
 
@@ -172,7 +179,8 @@ def settings_lines(s: DemoSettings) -> list[str]:
         "outside)",
         f"  healthCheck: GET /health every {s.health_interval}s (timeout {s.health_timeout}s), "
         f"successThreshold {s.success_threshold}, failureThreshold {s.failure_threshold}",
-        f"  promotion: auto, scaleDownDelaySeconds {s.scale_down_delay}; "
+        f"  promotion: auto (v3: auto false, promoted by hand), scaleDownDelaySeconds "
+        f"{s.scale_down_delay}; "
         f"progressDeadlineSeconds {s.progress_deadline}",
         f"  traffic: {s.rps:g} req/s through the Ingress (re-resolved every 200 ms); "
         f"pause between releases {s.pause:g}s",

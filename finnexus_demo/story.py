@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+from finnexus_demo import playground
 from finnexus_demo.checks import Story
 from finnexus_demo.monitor import (
     DemoFailure,
@@ -44,6 +45,7 @@ from finnexus_demo.monitor import (
     ingress_color,
     service_color,
 )
+from finnexus_demo.plugin import Plugin
 from finnexus_demo.releases import (
     NAME,
     NAMESPACE,
@@ -130,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m finnexus_demo",
         description="The whole product on this machine, no cluster (`make demo`).")
     parser.add_argument("--fast", action="store_true", help="shorter intervals (CI smoke run)")
+    parser.add_argument("--keep", action="store_true",
+                        help="the playground: after the story keep everything running, print "
+                        "export KUBECONFIG=... and things to try; Ctrl-C stops it all")
     args = parser.parse_args(argv)
     binary = find_prometheus()
     if binary is None:
@@ -141,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = False
     try:
         with _signals_as_interrupts():
-            ok = _run(settings, clock, binary, workdir)
+            ok = _run(settings, clock, binary, workdir, bool(args.keep))
     except KeyboardInterrupt:
         clock.plain("\nInterrupted: every process was stopped.")
         return 130
@@ -157,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
+def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path, keep: bool) -> bool:
     for line in settings_lines(s):
         clock.plain(line)
     clock.plain()
@@ -171,8 +176,8 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
         stack.callback(prometheus.stop)
         clock.say("demo", f"Prometheus {prometheus.url} started (pid {prometheus.pid})")
 
-        api = stack.enter_context(ApiServer(namespaces=(NAMESPACE,)))
-        kubeconfig = api.write_kubeconfig(workdir / "kubeconfig")
+        api = stack.enter_context(ApiServer(namespaces=playground.NAMESPACES))
+        kubeconfig = playground.write_kubeconfig(api, workdir / "kubeconfig")
         clock.say(
             "demo", f"emulated Kubernetes API at {api.url} (kubectl --kubeconfig {kubeconfig})"
         )
@@ -200,7 +205,9 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
         )
         stack.enter_context(_stopping(traffic.start()))
 
-        story = Story(s, api, monitor, traffic, ingress_watch, service_watch, prometheus, clock)
+        plugin = Plugin(kubeconfig, NAMESPACE, clock)
+        story = Story(s, api, monitor, traffic, ingress_watch, service_watch, prometheus, clock,
+                      plugin)
         failure: str | None = None
         try:
             story.run()
@@ -209,6 +216,10 @@ def _run(s: DemoSettings, clock: Timeline, binary: str, workdir: Path) -> bool:
             clock.say("FAILED", failure)
         story.summary()
         ok = story.report(failure)
+        if keep:
+            clock.plain(f"\nDemo finished in {clock.now():.1f}s: "
+                        + ("every expected outcome happened." if ok else "FAILED (see above)."))
+            playground.keep(api, kubeconfig, workdir, clock)
         clock.plain("\nStopping the operator, the apps, Prometheus and the traffic...")
         return ok
 

@@ -11,7 +11,9 @@ from typing import Any
 import kmock
 from aiohttp import web
 
+from finnexus_kit.kubeapi import openapi
 from finnexus_kit.kubeapi.hooks import Call, CutStream, Fault, Hook
+from finnexus_kit.kubeapi.printer import as_table, columns_for, wants_table
 from finnexus_kit.kubeapi.resources import (
     NAMESPACES,
     RESOURCES,
@@ -112,6 +114,8 @@ class Emulator(kmock.KubernetesScaffold):
         query = dict(raw.query)
         self._log.add(raw.method, raw.path, query, raw.headers.get("User-Agent", ""))
         route = self._route(raw.path)
+        if raw.path in openapi.PATHS:  # what kubectl apply's validation downloads
+            return openapi.answer(raw.path, raw.headers.get("Accept", ""))
         if route is None:  # discovery and anything else: kmock
             del self._requests[:-100]  # kmock keeps every request it parsed: bound it
             response: web.StreamResponse = await super().__call__(raw)
@@ -211,6 +215,9 @@ class Emulator(kmock.KubernetesScaffold):
             data = json.loads(body) if body else None
         except ValueError as exc:
             raise StatusError(400, "BadRequest", f"invalid JSON body: {exc}") from None
+        if method == "GET" and columns_for(rtype) and wants_table(raw.headers.get("Accept", "")):
+            found = self._store.get(route) if named else self._store.list(route, query)
+            return web.json_response(as_table(rtype, found, query.get("includeObject", "")))
         self.current = call  # no await from here on: the change is this request's
         try:
             return self._change(route, method, named, data, raw.content_type, query)

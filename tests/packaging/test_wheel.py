@@ -116,7 +116,8 @@ def test_the_wheel_holds_only_the_product(wheel: Path) -> None:
 
 def test_the_installed_cli_works_without_the_kit(venv: Path) -> None:
     for argv in (("finnexus-operator", "--help"), ("finnexus-operator", "run", "--help"),
-                 (str(venv / "bin" / "python"), "-m", "finnexus_operator", "--help")):
+                 (str(venv / "bin" / "python"), "-m", "finnexus_operator", "--help"),
+                 ("kubectl-finnexus", "--help"), ("kubectl-finnexus", "status", "--help")):
         proc = run(venv, *argv)
         assert proc.returncode == 0, f"{argv}: {proc.stdout}{proc.stderr}"
         assert "usage:" in proc.stdout
