@@ -41,8 +41,8 @@ class Settings:
     health_port: int = 8081  # kopf liveness endpoint /healthz; 0 disables
     leader_election: bool = False
     kubeconfig: str | None = None
-    api_qps: float = 50.0  # client-side rate limit of the operator's own API client
-    api_burst: int = 100
+    api_qps: float = 100.0  # client-side rate limit of the operator's own API client
+    api_burst: int = 200
     workers: int = 8  # passes running at once (a fixed pool, like Argo Rollouts' workers)
     max_concurrent_probes: int = 64  # health-probe requests in flight, whole operator
     resync_seconds: float = 3600.0  # every pass again, from the caches; 0 disables
@@ -117,9 +117,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, *,
         "selector such as 'finnexus.ai/shard=a' or 'team in (x,y)' [FINNEXUS_SELECTOR]")
     add("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     add("--api-qps", type=float, help="requests per second to the Kubernetes API, on "
-        "average (token bucket; 0: unlimited; default 50) [FINNEXUS_API_QPS]")
+        "average (token bucket; 0: unlimited; default 100) [FINNEXUS_API_QPS]")
     add("--api-burst", type=int, help="requests above --api-qps allowed in a burst "
-        "(default 100) [FINNEXUS_API_BURST]")
+        "(default 200) [FINNEXUS_API_BURST]")
     add("--workers", type=int, help="reconcile passes running at once (default 8) "
         "[FINNEXUS_WORKERS]")
     add("--max-concurrent-probes", type=int, help="health-check requests in flight for the "
@@ -180,8 +180,8 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
         health_port=int(number(args.health_port, "HEALTH_PORT", 8081)),
         leader_election=boolean(args.leader_election, "LEADER_ELECTION"),
         kubeconfig=args.kubeconfig,
-        api_qps=number(getattr(args, "api_qps", None), "API_QPS", 50.0),
-        api_burst=int(number(getattr(args, "api_burst", None), "API_BURST", 100)),
+        api_qps=number(getattr(args, "api_qps", None), "API_QPS", 100.0),
+        api_burst=int(number(getattr(args, "api_burst", None), "API_BURST", 200)),
         workers=int(number(getattr(args, "workers", None), "WORKERS", 8)),
         max_concurrent_probes=int(number(getattr(args, "max_concurrent_probes", None),
                                          "MAX_CONCURRENT_PROBES", 64)),

@@ -62,8 +62,8 @@ class RateLimiter:
     Tokens are reserved without a lock (no await between the check and the take), so waiters
     are served in arrival order and never more than ``qps`` on average."""
 
-    qps: float = 50.0
-    burst: int = 100
+    qps: float = 100.0
+    burst: int = 200
     clock: Callable[[], float] = time.monotonic
     _tokens: float = field(init=False)
     _at: float = field(init=False)
@@ -93,7 +93,7 @@ class KubeClient:
     """Async get/list/create/patch/delete/watch over raw API paths, errors translated."""
 
     def __init__(self, config: ClientConfig | Any, *, timeout: float = 10.0,
-                 qps: float = 50.0, burst: int = 100, connections: int = 64,
+                 qps: float = 100.0, burst: int = 200, connections: int = 64,
                  on_write: Callable[[dict[str, Any]], None] | None = None) -> None:
         if not isinstance(config, ClientConfig):  # a ``kubernetes`` ApiClient (compat path)
             config = ClientConfig.from_kubernetes(config.configuration,

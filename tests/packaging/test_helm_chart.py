@@ -294,6 +294,11 @@ def test_default_deployment_security_resources_probes_and_args() -> None:
         "--log-level=info",
         "--metrics-port=8080",
         "--health-port=8081",
+            "--api-qps=100",
+            "--api-burst=200",
+            "--workers=8",
+            "--max-concurrent-probes=64",
+            "--resync-seconds=3600",
     ]
     assert c["image"] == "ghcr.io/finnexus/finnexus-operator:0.1.0"
     assert deployment(objs)["spec"]["replicas"] == 1
@@ -330,6 +335,11 @@ def test_args_follow_values() -> None:
         "--log-level=debug",
         "--metrics-port=9100",
         "--health-port=9101",
+            "--api-qps=100",
+            "--api-burst=200",
+            "--workers=8",
+            "--max-concurrent-probes=64",
+            "--resync-seconds=3600",
     ]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9100, "health": 9101}
     assert {
@@ -383,6 +393,21 @@ def test_lease_settings_and_shard_selector_follow_values() -> None:
     assert "--selector=team in (x,y)" in container(
         render({"shard.selector": "team in (x\\,y)"}))["args"]
     assert not [a for a in container(render())["args"] if a.startswith("--selector")]
+
+
+def test_api_load_settings_follow_values_and_default_as_the_operator_does() -> None:
+    from finnexus_operator.settings import Settings
+
+    defaults = set(container(render())["args"])
+    s = Settings()
+    assert {f"--api-qps={s.api_qps:g}", f"--api-burst={s.api_burst}", f"--workers={s.workers}",
+            f"--max-concurrent-probes={s.max_concurrent_probes}",
+            f"--resync-seconds={s.resync_seconds:g}"} <= defaults
+    args = set(container(render({"api.qps": "0", "api.burst": "10", "api.workers": "16",
+                                 "api.maxConcurrentProbes": "8", "api.resyncSeconds": "0"})
+                         )["args"])
+    assert {"--api-qps=0", "--api-burst=10", "--workers=16", "--max-concurrent-probes=8",
+            "--resync-seconds=0"} <= args
 
 
 def test_metrics_service_service_monitor_pdb_network_policy() -> None:

@@ -43,7 +43,7 @@ def test_bad_settings_are_rejected_with_a_clear_message(
 def test_api_load_settings_have_defaults_flags_and_variables() -> None:
     s = parse([])
     assert (s.api_qps, s.api_burst, s.workers, s.max_concurrent_probes, s.resync_seconds) == (
-        50.0, 100, 8, 64, 3600.0)
+        100.0, 200, 8, 64, 3600.0)
     s = parse(["--api-qps", "5", "--workers", "2", "--resync-seconds", "0"],
               {"FINNEXUS_API_BURST": "7", "FINNEXUS_MAX_CONCURRENT_PROBES": "3",
                "FINNEXUS_WORKERS": "9"})
