@@ -124,7 +124,7 @@ class Runtime:
         if not isinstance(config, ClientConfig):  # a ``kubernetes`` ApiClient
             config = ClientConfig.from_kubernetes(config.configuration,
                                                   getattr(config, "user_agent", None))
-        if self.identity in config.user_agent:
+        if config.user_agent.endswith(f"({self.identity})"):
             return config
         return dataclasses.replace(config, user_agent=f"{USER_AGENT} ({self.identity})")
 

@@ -164,9 +164,39 @@ def progress(r: Rollout) -> None:
     elif phase is Phase.AWAITING_PROMOTION:
         watch_health(r)  # waits for a promote (or abort) request, the candidate watched
     elif phase is Phase.ANALYZING:
-        analyzing(r)
+        if not traffic_left_the_candidate(r):
+            analyzing(r)
     else:  # a candidate with an unexpected phase (hand-edited status): start over
         r.enter(Phase.DEPLOYING, f"deploying {r.st.candidate_revision}", Reason.DEPLOYING)
+
+
+def traffic_left_the_candidate(r: Rollout) -> bool:
+    """After the switch the routes are found on the stable colour (a pass that moved them back
+    lost its status write, or a hand edit) while the candidate no longer serves as verified:
+    its Deployment holds another revision, not every pod is Ready, or no passing health round
+    belongs to its current pods. Then the switch is undone in the status, never re-applied on
+    an old verdict (§2.1 rule 1): traffic stays where it is and the candidate is checked again
+    from Deploying. True: so decided. A candidate that still serves as verified gets its
+    routes put back (drift, §2.1 rule 6)."""
+    cand, stable = r.st.candidate_color, r.stable_color
+    if cand is None or stable is None or r.st.active_color != cand:
+        return False
+    if r.obs.active_service_color != stable and (
+        r.spec.ingress is None or r.obs.ingress_color != stable
+    ):
+        return False
+    ready, _ = r.candidate_state_ready()
+    hc = r.count_health_round()
+    if ready and hc.consecutive_successes >= 1 and hc.consecutive_failures == 0:
+        return False
+    r.st.active_color = stable
+    r.st.switched_at = None
+    r.st.analysis = None
+    r.st.health_check = HealthStatus()
+    r.enter(Phase.DEPLOYING, f"traffic found on {stable}, off the candidate "
+            f"{r.st.candidate_revision}, which no longer serves as verified: checking it again "
+            "before any switch", Reason.DEPLOYING, warning=True)
+    return True
 
 
 def deploying_or_verifying(r: Rollout) -> None:

@@ -67,6 +67,13 @@ def test_hand_edits_of_owned_objects_are_corrected_promptly(cluster: Cluster) ->
     corrected(cluster, lambda: "env" not in (cluster.deployment("web-blue") or {})["spec"][
         "template"]["spec"]["containers"][0], "added env var")
 
+    # Each template correction rolled blue's pods (the pod simulator, as a Deployment
+    # controller does): wait for them to serve again, so that the Service put back below
+    # points at Ready pods (the invariant monitor checks every route change).
+    wait_until(lambda: any(c.get("type") == "Available" and c.get("status") == "True"
+                           for c in cluster.status().get("conditions") or []),
+               timeout=PROMPT, message="blue Ready again (Available)")
+
     # The active Service's selector, pointed elsewhere by hand.
     cluster.api.patch(f"{SERVICES}/web", {"spec": {"selector": {
         "app.kubernetes.io/name": "web", "finnexus.ai/color": "green"}}})

@@ -84,3 +84,33 @@ def test_candidate_without_revision_in_status_is_started_over() -> None:
                                                "candidate_undo": True})
     p = sim.step()
     assert p.status.candidate_revision == R2 and p.status.phase is Phase.DEPLOYING
+
+
+def test_a_lost_status_after_a_supersede_never_routes_back_to_a_replaced_candidate() -> None:
+    """Found by the property tests: the supersede after the switch moved traffic back to blue
+    and put R3 on green, but its status write was lost; the template then went back to R2.
+    The stored status still says "Analyzing R2 on green, traffic on green": re-applying that
+    route would send production traffic to green's pods, which now hold another revision and
+    were never checked. Traffic stays on blue and R2 is checked again from Deploying."""
+    sim = analyzing()
+    sim.set_template(V3)
+    p = sim.step(store=False)  # traffic back on blue, R3 on green; the status write lost
+    assert sim.cluster.service == BLUE and sim.status.active_color == GREEN
+    sim.set_template(V2)
+    p = sim.step(health=None)
+    acts = kinds(p.actions)
+    assert "Route:green" not in acts and "Route:blue" in acts, acts
+    st = p.status
+    assert st.active_color == BLUE and st.phase is Phase.DEPLOYING
+    assert (st.candidate_color, st.candidate_revision) == (GREEN, R2)
+    assert "off the candidate" in st.message and st.switched_at is None
+    p = sim.run_until(Phase.ANALYZING)  # health-checked again, then switched again
+    assert "Route:green" in kinds(p.actions)
+
+
+def test_routes_hand_edited_off_a_candidate_that_still_serves_are_put_back() -> None:
+    sim = analyzing()
+    sim.cluster.service = BLUE  # a hand edit of the active Service's selector
+    p = sim.step()
+    assert p.status.phase is Phase.ANALYZING and p.status.active_color == GREEN
+    assert "Route:green" in kinds(p.actions)
