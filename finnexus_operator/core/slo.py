@@ -22,13 +22,35 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from pydantic import ValidationError
+
+from finnexus_operator.core.templating import unknown_placeholders
 from finnexus_operator.core.validation import InvalidSpec
 from finnexus_operator.models.spec import FinNexusDeploymentSpec, MetricSpec, RelativeSpec
 from finnexus_operator.models.template import FinNexusAnalysisTemplateSpec, TemplateMetricSpec
 
-__all__ = ["fingerprint", "loosened", "merge", "merged_metrics"]
+__all__ = ["Templates", "fingerprint", "loosened", "merge", "merged_metrics", "parse_template"]
+
+# name -> the template's spec, or why it cannot be used (a template the CRD let through but
+# the operator cannot act on: an older CRD, an unknown placeholder)
+Templates = Mapping[str, "FinNexusAnalysisTemplateSpec | InvalidSpec"]
+
+
+def parse_template(raw: object) -> FinNexusAnalysisTemplateSpec | InvalidSpec:
+    """A template's ``spec``, validated like a resource's metrics. Never raises."""
+    try:
+        spec = FinNexusAnalysisTemplateSpec.model_validate(raw)
+    except ValidationError as exc:
+        return InvalidSpec("; ".join(
+            f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    for i, metric in enumerate(spec.metrics):
+        unknown = unknown_placeholders(metric.query)
+        if unknown:
+            names = ", ".join("{{" + u + "}}" for u in unknown)
+            return InvalidSpec(f"spec.metrics[{i}].query: unknown placeholder {names}")
+    return spec
 
 
 def _ratio(rel: RelativeSpec) -> float:
@@ -58,7 +80,7 @@ def _bound(metric: MetricSpec, field: str) -> str:
 
 
 def merged_metrics(
-    spec: FinNexusDeploymentSpec, templates: Mapping[str, FinNexusAnalysisTemplateSpec],
+    spec: FinNexusDeploymentSpec, templates: Templates,
 ) -> list[MetricSpec] | InvalidSpec:
     """The metric set in force for ``spec``, or why it cannot be merged."""
     analysis = spec.analysis
@@ -71,6 +93,10 @@ def merged_metrics(
         if template is None:
             problems.append(f"spec.analysis.templates[{i}]: no FinNexusAnalysisTemplate "
                             f"{name!r}")
+            continue
+        if isinstance(template, InvalidSpec):
+            problems.append(f"spec.analysis.templates[{i}]: FinNexusAnalysisTemplate {name!r} "
+                            f"is invalid: {template.reason}")
             continue
         for metric in template.metrics:
             if metric.name in imposed:
@@ -112,7 +138,7 @@ def merged_metrics(
 
 
 def merge(
-    spec: FinNexusDeploymentSpec, templates: Mapping[str, FinNexusAnalysisTemplateSpec],
+    spec: FinNexusDeploymentSpec, templates: Templates,
 ) -> FinNexusDeploymentSpec | InvalidSpec:
     """``spec`` with ``analysis.metrics`` replaced by the merged set (templates resolved)."""
     if spec.analysis is None or not spec.analysis.templates:
@@ -125,7 +151,7 @@ def merge(
     return spec.model_copy(update={"analysis": analysis})
 
 
-def fingerprint(metrics: list[MetricSpec]) -> str:
+def fingerprint(metrics: Sequence[MetricSpec]) -> str:
     """A short stable hash of a metric set (what a rollout was gated on)."""
     raw = json.dumps([m.model_dump(by_alias=True, exclude_none=True) for m in metrics],
                      sort_keys=True)

@@ -11,15 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from finnexus_operator.models.phases import Phase
+from finnexus_operator.models.template import TemplateMetricSpec
 
 __all__ = [
     "AnalysisStatus",
+    "AnalysisTemplatesStatus",
     "ConditionStatus",
     "FinNexusDeploymentStatus",
     "HealthStatus",
     "HistoryEntry",
     "MetricStatus",
     "ScaleDown",
+    "TemplateSnapshot",
 ]
 
 
@@ -131,6 +134,26 @@ class HistoryEntry(_StatusModel):
     )
 
 
+class TemplateSnapshot(_StatusModel):
+    """One FinNexusAnalysisTemplate as the current rollout started with it."""
+
+    name: str = Field(description="The template (spec.analysis.templates[]).")
+    generation: int | None = Field(None, description="Its metadata.generation then.")
+    fingerprint: str = Field(description="Hash of its metrics then (core.slo.fingerprint).")
+    metrics: list[TemplateMetricSpec] = Field(
+        default_factory=list, description="Its metrics then: the rollout is gated on these "
+        "even when the template changes before it ends.",
+    )
+
+
+class AnalysisTemplatesStatus(_StatusModel):
+    """The templates in force for the rollout of ``revision`` started at ``since``."""
+
+    revision: str = Field(description="The candidate revision they were fixed for.")
+    since: str | None = Field(None, description="When that candidate's rollout started.")
+    templates: list[TemplateSnapshot] = Field(default_factory=list, description="The templates.")
+
+
 class ScaleDown(_StatusModel):
     """A colour to scale to zero once ``after`` has passed."""
 
@@ -196,4 +219,9 @@ class FinNexusDeploymentStatus(_StatusModel):
     )
     scale_down: ScaleDown | None = Field(
         None, description="Bookkeeping: a colour waiting for its scale-down delay.",
+    )
+    # -- shared SLO templates (issue 11 item 2) --
+    analysis_templates: AnalysisTemplatesStatus | None = Field(
+        None, description="Bookkeeping: the FinNexusAnalysisTemplates (content) fixed when the "
+        "current candidate started; a template edited later applies from the next rollout.",
     )
