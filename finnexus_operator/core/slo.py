@@ -4,7 +4,7 @@ A resource's ``spec.analysis.templates`` names cluster-scoped FinNexusAnalysisTe
 metrics come first (in template order), then the resource's own. A resource metric with the
 name of a template metric *overrides* it and may only tighten it:
 
-- the query must be the template's (a different query is a different gate);
+- the query must be the template's, whitespace aside (a different query is another gate);
 - a template ``max`` must be kept or lowered, a ``min`` kept or raised;
 - a template ``relative`` bound must be kept or made stricter (compared as a ratio:
   ``maxRatio`` or ``1 + maxIncrease``); bounds the template lacks may be added.
@@ -60,7 +60,7 @@ def _ratio(rel: RelativeSpec) -> float:
 def loosened(base: MetricSpec, own: MetricSpec) -> list[str]:
     """The fields in which ``own`` is looser than ``base`` (empty: same or tighter)."""
     out = []
-    if own.query.strip() != base.query.strip():
+    if own.query.split() != base.query.split():  # whitespace aside (YAML folding)
         out.append("query")
     if base.max is not None and (own.max is None or own.max > base.max):
         out.append("max")

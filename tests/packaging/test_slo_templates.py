@@ -6,9 +6,12 @@ from typing import Any
 
 import yaml
 
+from finnexus_operator.core import slo
+from finnexus_operator.core.validation import InvalidSpec, parse_spec
+from finnexus_operator.models import FinNexusDeploymentSpec
 from finnexus_operator.models.template import FinNexusAnalysisTemplateSpec
 from tests.packaging.crdschema import cel_errors, schema_errors
-from tests.packaging.tools import CRD_FILE, of_kind, render
+from tests.packaging.tools import CRD_FILE, EXAMPLES, of_kind, render
 
 TEMPLATE_CRD = CRD_FILE.parent / "finnexusanalysistemplates.finnexus.ai.yaml"
 
@@ -34,3 +37,17 @@ def test_standard_http_slo_is_shipped_valid_and_parsed() -> None:
 def test_standard_http_slo_can_be_turned_off() -> None:
     objs = render({"sloTemplates.standardHttp.enabled": "false"})
     assert of_kind(objs, "FinNexusAnalysisTemplate") == []
+
+
+def test_shared_template_example_merges_with_the_shipped_template() -> None:
+    (template,) = of_kind(render(), "FinNexusAnalysisTemplate")
+    shipped = FinNexusAnalysisTemplateSpec.model_validate(template["spec"])
+    example = yaml.safe_load((EXAMPLES / "shared-slo-template.yaml").read_text())
+    spec = parse_spec(example["spec"], example["metadata"]["name"])
+    assert isinstance(spec, FinNexusDeploymentSpec), spec
+    merged = slo.merge(spec, {"standard-http-slo": shipped})
+    assert not isinstance(merged, InvalidSpec), merged.reason
+    assert merged.analysis is not None
+    bounds = {m.name: (m.max, m.relative is not None) for m in merged.analysis.metrics}
+    assert bounds == {"error-ratio": (0.001, False), "latency-p95": (0.15, True),
+                      "saturation": (0.9, False)}
