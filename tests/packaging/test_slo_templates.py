@@ -51,3 +51,12 @@ def test_shared_template_example_merges_with_the_shipped_template() -> None:
     bounds = {m.name: (m.max, m.relative is not None) for m in merged.analysis.metrics}
     assert bounds == {"error-ratio": (0.001, False), "latency-p95": (0.15, True),
                       "saturation": (0.9, False)}
+
+
+def test_standard_http_slo_is_applied_after_its_crd() -> None:
+    """A hook: Helm maps a kind before it installs anything, so on a first install the
+    template must come after the release that creates its CRD."""
+    (template,) = of_kind(render(), "FinNexusAnalysisTemplate")
+    annotations = template["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "post-install,post-upgrade"
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
