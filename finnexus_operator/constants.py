@@ -22,6 +22,11 @@ __all__ = [
     "PLURAL",
     "SHORT_NAMES",
     "SINGULAR",
+    "TEMPLATE_CRD_NAME",
+    "TEMPLATE_KIND",
+    "TEMPLATE_PLURAL",
+    "TEMPLATE_SHORT_NAMES",
+    "TEMPLATE_SINGULAR",
     "VERSION",
 ]
 
@@ -33,6 +38,13 @@ PLURAL: Final = "finnexusdeployments"
 SINGULAR: Final = "finnexusdeployment"
 SHORT_NAMES: Final = ("fnd",)
 CRD_NAME: Final = f"{PLURAL}.{GROUP}"
+
+# The cluster-scoped shared SLO templates (spec.analysis.templates).
+TEMPLATE_KIND: Final = "FinNexusAnalysisTemplate"
+TEMPLATE_PLURAL: Final = "finnexusanalysistemplates"
+TEMPLATE_SINGULAR: Final = "finnexusanalysistemplate"
+TEMPLATE_SHORT_NAMES: Final = ("fnat",)
+TEMPLATE_CRD_NAME: Final = f"{TEMPLATE_PLURAL}.{GROUP}"
 
 LABEL_NAME: Final = "app.kubernetes.io/name"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"

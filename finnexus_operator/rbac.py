@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final, TypedDict
 
-__all__ = ["LEASE_RULES", "RULES", "Rule"]
+__all__ = ["LEASE_RULES", "RULES", "TEMPLATE_RULES", "Rule"]
 
 
 class Rule(TypedDict):
@@ -60,4 +60,12 @@ RULES: Final[list[Rule]] = [
 LEASE_RULES: Final[list[Rule]] = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "patch"]},
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+]
+
+# Shared SLO templates (FinNexusAnalysisTemplate): cluster-scoped, so always a ClusterRole,
+# also in namespaced mode (a Role cannot grant a cluster-scoped kind). Listed and watched by
+# the one cluster-scoped informer (adapters.cache); a pass reads them from there, never GETs.
+TEMPLATE_RULES: Final[list[Rule]] = [
+    {"apiGroups": ["finnexus.ai"], "resources": ["finnexusanalysistemplates"],
+     "verbs": ["list", "watch"]},
 ]

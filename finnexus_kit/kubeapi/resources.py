@@ -48,6 +48,8 @@ class ResourceType:
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("finnexus.ai/v1alpha1", "finnexusdeployments", "FinNexusDeployment",
                  status=True, short_names=("fnd",)),
+    ResourceType("finnexus.ai/v1alpha1", "finnexusanalysistemplates", "FinNexusAnalysisTemplate",
+                 namespaced=False, short_names=("fnat",)),
     ResourceType("apps/v1", "deployments", "Deployment", status=True, short_names=("deploy",)),
     ResourceType("apps/v1", "replicasets", "ReplicaSet", status=True, short_names=("rs",)),
     ResourceType("apps/v1", "controllerrevisions", "ControllerRevision"),

@@ -15,20 +15,26 @@ pass that caused it was still running).
 
 Passes wait for :meth:`wait_synced` (every informer has listed once): a missing object in an
 unsynced cache would otherwise lead to a create.
+
+Shared SLO templates: one more informer, cluster-scoped (FinNexusAnalysisTemplates have no
+namespace; it runs once whatever the watched namespaces), unfiltered (nobody labels them).
+A template change wakes every known resource whose ``spec.analysis.templates`` names it
+(:class:`TemplateInformer`); what the change does to a rollout under way is the core's
+(``core.slo_pin``: nothing until the next rollout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from finnexus_operator import constants
-from finnexus_operator.adapters.informer import Cause, Informer, Wake, newer, slim
+from finnexus_operator.adapters.informer import Cause, Informer, Key, Wake, newer, slim
 from finnexus_operator.adapters.kube import KubeClient
 
-__all__ = ["MANAGED_SELECTOR", "WATCHED", "ClusterCache"]
+__all__ = ["MANAGED_SELECTOR", "WATCHED", "ClusterCache", "TemplateInformer"]
 
 MANAGED_SELECTOR = f"{constants.LABEL_MANAGED_BY}={constants.MANAGED_BY}"
 WATCHED: tuple[tuple[str, str, str, str], ...] = (  # kind, apiVersion, plural, selector
@@ -45,6 +51,22 @@ def _nobody(namespace: str, name: str, cause: Cause) -> None:
     pass
 
 
+class TemplateInformer(Informer):
+    """The FinNexusAnalysisTemplates: a change wakes the resources that name the template
+    (they are not its owners: ``users`` finds them)."""
+
+    def __init__(self, kube: KubeClient, users: Callable[[str], list[tuple[str, str]]],
+                 wake: Wake, *, watch_timeout: int = 300) -> None:
+        super().__init__(kube, constants.TEMPLATE_KIND, constants.API_VERSION,
+                         constants.TEMPLATE_PLURAL, "", None, wake, watch_timeout=watch_timeout)
+        self.users = users
+
+    def _wake(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, key: Key,
+              rv: str | None) -> None:
+        for namespace, name in self.users(key[1]):
+            self.wake(namespace, name, (self.kind, "", key[1], rv))
+
+
 class ClusterCache:
     """Informers for what the resources own, and the resources' bodies."""
 
@@ -56,6 +78,9 @@ class ClusterCache:
                             watch_timeout=watch_timeout)
                    for ns in (namespaces or (None,))]
             for kind, api_version, plural, selector in WATCHED}
+        self.templates = TemplateInformer(kube, self.template_users, self._wake,
+                                          watch_timeout=watch_timeout)
+        self.informers[constants.TEMPLATE_KIND] = [self.templates]
         self.resources: dict[tuple[str, str], dict[str, Any]] = {}
         self._own: dict[tuple[str, str, str], str] = {}  # our writes' resourceVersions
         self._tasks: list[asyncio.Task[None]] = []
@@ -110,6 +135,20 @@ class ClusterCache:
 
     def resource(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.resources.get((namespace, name))
+
+    def template(self, name: str) -> dict[str, Any] | None:
+        """A FinNexusAnalysisTemplate (cluster-scoped) as last seen."""
+        return self.templates.get("", name)
+
+    def template_users(self, template: str) -> list[tuple[str, str]]:
+        """The known resources whose spec.analysis.templates names ``template``."""
+        out = []
+        for key, body in self.resources.items():
+            analysis = (body.get("spec") or {}).get("analysis")
+            names = analysis.get("templates") if isinstance(analysis, Mapping) else None
+            if isinstance(names, list) and template in names:
+                out.append(key)
+        return sorted(out)
 
     # -- our own writes --
     def absorb(self, obj: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ waited out; nothing else is swallowed silently.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from finnexus_operator.adapters.kube import KubeClient
 from finnexus_operator.adapters.metrics import MetricProvider, measure
 from finnexus_operator.adapters.objects import ObjectStore
 from finnexus_operator.adapters.resource import ResourceClient
-from finnexus_operator.controller import telemetry
+from finnexus_operator.controller import telemetry, templates
 from finnexus_operator.controller.executor import Executor
 from finnexus_operator.controller.notifier import Notifier
 from finnexus_operator.controller.observe import observe
@@ -167,7 +168,10 @@ class Reconciler:
             return PassResult(None)
         stored = _parse_status(body, namespace, name)
         status = self._recover_unwritten(namespace, name, stored)
-        spec = parse_spec(body.get("spec"), name=name)  # once per pass, for all of it
+        # once per pass, for all of it; shared SLO templates merged (fixed per rollout)
+        resolved = await templates.resolve(parse_spec(body.get("spec"), name=name), status,
+                                           self.cache, self.kube)
+        spec = resolved.spec
         io = _ClusterIO(self, body, None if isinstance(spec, InvalidSpec) else spec)
         io.stored = stored
         if status is not stored and status.phase is Phase.ROLLING_BACK and (
@@ -182,6 +186,7 @@ class Reconciler:
         # becomes the starting point of the next pass.
         try:
             result = await run_pass(spec, status, io, self.clock)
+            result = dataclasses.replace(result, status=resolved.pin(status, result.status))
         except errors.OwnershipError as exc:
             if io.decided is None:
                 return await self._report_ownership(body, io.recorded or status, str(exc))

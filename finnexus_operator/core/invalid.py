@@ -16,6 +16,7 @@ from finnexus_operator.core.clock import iso, iso_seconds
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.observed import Observed
 from finnexus_operator.core.output import merge_conditions
+from finnexus_operator.core.record import release_record
 from finnexus_operator.core.rollout import HISTORY_LIMIT, Event
 from finnexus_operator.models.phases import (
     Condition,
@@ -102,7 +103,8 @@ def _record(st: FinNexusDeploymentStatus, result: Result, reason: str, now: date
     entry = HistoryEntry(revision=st.candidate_revision or "", color=st.candidate_color or "",
                          result=result.value, reason=reason, started_at=st.candidate_since,
                          finished_at=iso(now), undo=undo,
-                         reason_kind=None if kind is None else kind.value)
+                         reason_kind=None if kind is None else kind.value,
+                         gates=release_record(st))
     st.history = [*st.history, entry][-HISTORY_LIMIT:]
 
 

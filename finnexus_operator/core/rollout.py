@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from finnexus_operator.core.clock import iso, seconds_since
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.observed import Observed
+from finnexus_operator.core.record import release_record
 from finnexus_operator.models.phases import ROUTINE, Phase, Reason, RejectionKind, Result
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
 from finnexus_operator.models.status import (
@@ -123,9 +124,12 @@ class Rollout:
             return hc.model_copy(update={"consecutive_successes": successes})
         if health.ok:
             return HealthStatus(consecutive_successes=successes + 1, last_error=hc.last_error,
-                                last_probe_time=iso(self.now), pods=pods)
+                                last_probe_time=iso(self.now), pods=pods,
+                                rounds_passed=hc.rounds_passed + 1,
+                                rounds_failed=hc.rounds_failed)
         return HealthStatus(consecutive_failures=hc.consecutive_failures + 1,
-                            last_error=health.detail, last_probe_time=iso(self.now), pods=pods)
+                            last_error=health.detail, last_probe_time=iso(self.now), pods=pods,
+                            rounds_passed=hc.rounds_passed, rounds_failed=hc.rounds_failed + 1)
 
     def candidate_state_ready(self) -> tuple[bool, str]:
         cand, want = self.st.candidate_color, self.spec.replicas
@@ -145,6 +149,8 @@ class Rollout:
             finished_at=iso(self.now),
             undo=undo,
             reason_kind=None if kind is None else kind.value,
+            gates=release_record(
+                self.st, self.spec.analysis.metrics if self.spec.analysis else ()),
         )
         self.st.history = [*self.st.history, entry][-HISTORY_LIMIT:]
 

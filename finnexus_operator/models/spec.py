@@ -36,6 +36,8 @@ RESOURCE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_LABEL_MAX = 63
 MAX_NAME_LENGTH = DNS_LABEL_MAX - len("-preview")  # 55: the longest derived Service name fits
 MAX_REPLICAS = 1000
+TemplateName = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)]
+MetricName = Annotated[str, Field(min_length=1, max_length=63, pattern=METRIC_NAME)]
 IntOrString = Annotated[
     int | str,
     Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
@@ -205,6 +207,14 @@ class MetricSpec(_SpecModel):
 class AnalysisSpec(_SpecModel):
     """Prometheus gate after the traffic switch; absent -> promote right after the switch."""
 
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            ("(has(self.metrics) && size(self.metrics) > 0) || "
+             "(has(self.templates) && size(self.templates) > 0)",
+             "an analysis needs metrics or templates (spec.analysis.metrics is empty)"),
+        )
+    )
+
     interval_seconds: int = Field(
         30, ge=1, le=3600,
         description="Seconds between the measurement rounds that count toward checks.",
@@ -228,10 +238,30 @@ class AnalysisSpec(_SpecModel):
         3, ge=0, le=1000, description="Consecutive query errors tolerated per metric."
     )
     metrics: list[MetricSpec] = Field(
-        min_length=1, max_length=20, description="The queries measured every round and "
-        "breach check.",
+        default_factory=list, max_length=20, description="The queries measured every round "
+        "and breach check (merged with those of the templates).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    # -- shared SLO templates (issue 11 item 2; merged by core/slo.py) --
+    templates: list[TemplateName] = Field(
+        default_factory=list, max_length=10,
+        description="Names of cluster-scoped FinNexusAnalysisTemplates whose metrics are "
+        "merged with metrics: a metric of the same name may only tighten a template's bounds.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    drop_metrics: list[MetricName] = Field(
+        default_factory=list, max_length=20,
+        description="Names of template metrics with required: false this resource does not "
+        "measure (a required one is Invalid).",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+    @model_validator(mode="after")
+    def _some_metric(self) -> AnalysisSpec:
+        if not self.metrics and not self.templates:
+            raise ValueError("an analysis needs metrics or templates (spec.analysis.metrics is "
+                             "empty)")
+        return self
 
     @field_validator("metrics")
     @classmethod

@@ -11,15 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from finnexus_operator.models.phases import Phase
+from finnexus_operator.models.template import TemplateMetricSpec
 
 __all__ = [
     "AnalysisStatus",
+    "AnalysisTemplatesStatus",
     "ConditionStatus",
     "FinNexusDeploymentStatus",
+    "GateMetric",
     "HealthStatus",
     "HistoryEntry",
+    "HookRecord",
     "MetricStatus",
+    "ReleaseRecord",
     "ScaleDown",
+    "TemplateSnapshot",
 ]
 
 
@@ -42,6 +48,9 @@ class HealthStatus(_StatusModel):
         None, description="Bookkeeping: fingerprint of the candidate pods (UIDs) the streak "
         "belongs to; when the pods change, the passing streak starts again.",
     )
+    # -- the release record (issue 11 item 5) --
+    rounds_passed: int = Field(0, description="Health-check rounds passed by this candidate.")
+    rounds_failed: int = Field(0, description="Health-check rounds failed by this candidate.")
 
 
 class MetricStatus(_StatusModel):
@@ -111,6 +120,43 @@ class ConditionStatus(_StatusModel):
     )
 
 
+class GateMetric(_StatusModel):
+    """One metric's last measurement in a release, with the bounds it was gated on."""
+
+    name: str = Field(description="The metric.")
+    value: float | None = Field(None, description="Its last measured value.")
+    verdict: str | None = Field(None, description="Pass, Fail, NoData or Error.")
+    min: float | None = Field(None, description="The lower bound in force.")
+    max: float | None = Field(None, description="The upper bound in force.")
+    bound: float | None = Field(
+        None, description="With a relative bound: the highest value the stable baseline allowed.",
+    )
+
+
+class HookRecord(_StatusModel):
+    """One hook Job of the release (filled by the Job hooks, issue 11 item 1)."""
+
+    name: str = Field(description="The Job.")
+    result: str = Field(description="Succeeded, Failed or DeadlineExceeded.")
+    message: str = Field("", description="The Job's last message.")
+
+
+class ReleaseRecord(_StatusModel):
+    """What gated a release: health rounds, hook Jobs, analysis rounds, each metric's final
+    value and verdict (what a compliance reviewer asks for)."""
+
+    health_passed: int = Field(0, description="Health-check rounds the candidate passed.")
+    health_failed: int = Field(0, description="Health-check rounds the candidate failed.")
+    analysis_rounds: int = Field(0, description="Analysis rounds measured after the switch.")
+    analysis_passed: int = Field(0, description="Analysis rounds in which every metric passed.")
+    metrics: list[GateMetric] = Field(
+        default_factory=list, max_length=20, description="Each metric's final measurement.",
+    )
+    hooks: list[HookRecord] = Field(
+        default_factory=list, max_length=20, description="The hook Jobs run, in order.",
+    )
+
+
 class HistoryEntry(_StatusModel):
     """How one revision's rollout ended."""
 
@@ -129,6 +175,27 @@ class HistoryEntry(_StatusModel):
         None, description="For RolledBack and Failed: why, as a kind (health, deadline, "
         "metric, abort, invalid or hook).",
     )
+    gates: ReleaseRecord | None = Field(None, description=ReleaseRecord.__doc__)
+
+
+class TemplateSnapshot(_StatusModel):
+    """One FinNexusAnalysisTemplate as the current rollout started with it."""
+
+    name: str = Field(description="The template (spec.analysis.templates[]).")
+    generation: int | None = Field(None, description="Its metadata.generation then.")
+    fingerprint: str = Field(description="Hash of its metrics then (core.slo.fingerprint).")
+    metrics: list[TemplateMetricSpec] = Field(
+        default_factory=list, description="Its metrics then: the rollout is gated on these "
+        "even when the template changes before it ends.",
+    )
+
+
+class AnalysisTemplatesStatus(_StatusModel):
+    """The templates in force for the rollout of ``revision`` started at ``since``."""
+
+    revision: str = Field(description="The candidate revision they were fixed for.")
+    since: str | None = Field(None, description="When that candidate's rollout started.")
+    templates: list[TemplateSnapshot] = Field(default_factory=list, description="The templates.")
 
 
 class ScaleDown(_StatusModel):
@@ -196,4 +263,9 @@ class FinNexusDeploymentStatus(_StatusModel):
     )
     scale_down: ScaleDown | None = Field(
         None, description="Bookkeeping: a colour waiting for its scale-down delay.",
+    )
+    # -- shared SLO templates (issue 11 item 2) --
+    analysis_templates: AnalysisTemplatesStatus | None = Field(
+        None, description="Bookkeeping: the FinNexusAnalysisTemplates (content) fixed when the "
+        "current candidate started; a template edited later applies from the next rollout.",
     )

@@ -127,12 +127,14 @@ def test_hand_edits_of_owned_objects_are_corrected_promptly(cluster: Cluster) ->
                 or "/ingresses/" in w[1]], after
     assert kopf_writes(cluster) == []
     # ...and the watches ask the API server only for what the operator owns (by label): kopf
-    # watches the resource, the operator's informers what it owns.
+    # watches the resource, the operator's informers what it owns (and the cluster-scoped
+    # shared SLO templates, unlabelled: all of them, read-only).
     selectors = {p.rsplit("/", 1)[-1]: q.get("labelSelector")
                  for m, p, q in cluster.operator_requests()
                  if m == "GET" and q.get("watch") in ("true", "1")}
     assert selectors == {
         "finnexusdeployments": None,
+        "finnexusanalysistemplates": None,
         "controllerrevisions": "app.kubernetes.io/managed-by=finnexus-operator",
         "deployments": "app.kubernetes.io/managed-by=finnexus-operator",
         "services": "app.kubernetes.io/managed-by=finnexus-operator",

@@ -9,7 +9,7 @@ import re
 from finnexus_kit.apiserver import path_for
 from finnexus_operator.adapters.kube import USER_AGENT
 from finnexus_operator.core import actions
-from finnexus_operator.rbac import RULES
+from finnexus_operator.rbac import RULES, TEMPLATE_RULES
 from tests.contract.cluster import NS, Cluster, resource, template
 from tests.contract.test_rollouts import revision
 from tests.helpers import wait_until
@@ -97,7 +97,7 @@ def test_operator_calls_equal_the_declared_rules(cluster: Cluster) -> None:
     calls = (cluster.api.requests.by_agent("kopf/")
              + cluster.api.requests.by_agent(USER_AGENT))
     used = {p for p in (permission(*c) for c in calls) if p is not None}
-    allowed = {(verb, group, res) for rule in RULES for group in rule["apiGroups"]
+    allowed = {(verb, group, res) for rule in RULES + TEMPLATE_RULES for group in rule["apiGroups"]
                for res in rule["resources"] for verb in rule["verbs"]}
     assert used - allowed == set(), f"calls not covered by rbac.RULES: {used - allowed}"
     assert allowed - used == set(), f"rules never used (not least privilege): {allowed - used}"

@@ -56,8 +56,9 @@ def crd_schema() -> dict[str, Any]:
     return dict(version["schema"]["openAPIV3Schema"])
 
 
-def schema_errors(obj: dict[str, Any]) -> list[str]:
-    validator = jsonschema.Draft202012Validator(to_json_schema(crd_schema()))
+def schema_errors(obj: dict[str, Any], schema: dict[str, Any] | None = None) -> list[str]:
+    schema = crd_schema() if schema is None else schema
+    validator = jsonschema.Draft202012Validator(to_json_schema(schema))
     return [
         f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
         for e in validator.iter_errors(obj)

@@ -78,3 +78,19 @@ def test_crd_upgrade_story_keep_and_opt_out() -> None:
     assert "finnexusdeployments.finnexus.ai" not in names
     # The templated CRD must not also sit in crds/ (Helm would install it twice).
     assert not (CHART / "crds" / CRD_FILE.name).exists()
+
+
+TEMPLATE_CRD = CRD_FILE.parent / "finnexusanalysistemplates.finnexus.ai.yaml"
+
+
+def test_template_crd_copy_and_rendering_equal_the_generated_one() -> None:
+    chart_copy = CHART / "files" / "crds" / TEMPLATE_CRD.name
+    assert chart_copy.read_bytes() == TEMPLATE_CRD.read_bytes(), (
+        "run `python scripts/sync-chart-crd.py` after `make crd`"
+    )
+    generated = yaml.safe_load(TEMPLATE_CRD.read_text())
+    assert generated["spec"]["scope"] == "Cluster"
+    (rendered,) = [o for o in of_kind(render(), "CustomResourceDefinition")
+                   if o["metadata"]["name"] == "finnexusanalysistemplates.finnexus.ai"]
+    assert _without_helm_metadata(rendered) == generated
+    assert rendered["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from finnexus_operator.rbac import LEASE_RULES, RULES
+from finnexus_operator.rbac import LEASE_RULES, RULES, TEMPLATE_RULES
 from tests.packaging.tools import of_kind, render
 
 Canon = frozenset[tuple[str, str, str]]
@@ -50,7 +50,8 @@ def watched_roles(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]
 def test_cluster_role_equals_the_rules_the_code_uses(replicas: str) -> None:
     objs = render({"replicas": replicas})
     (role,) = operator_cluster_roles(objs)
-    assert canonical(role["rules"]) == EXPECTED  # the Lease is never granted cluster-wide
+    # the Lease is never granted cluster-wide; the templates are cluster-scoped
+    assert canonical(role["rules"]) == EXPECTED | canonical(list(TEMPLATE_RULES))
     assert not watched_roles(objs, "Role")
     (binding,) = of_kind(objs, "ClusterRoleBinding")
     assert binding["roleRef"] == {
@@ -67,7 +68,12 @@ def test_cluster_role_equals_the_rules_the_code_uses(replicas: str) -> None:
 @pytest.mark.parametrize("replicas", ["1", "2"])
 def test_namespaced_mode_has_one_role_per_watched_namespace(replicas: str) -> None:
     objs = render({"watchNamespaces": "{trading,payments,risk}", "replicas": replicas})
-    assert not operator_cluster_roles(objs) and not of_kind(objs, "ClusterRoleBinding")
+    # cluster-wide only the cluster-scoped FinNexusAnalysisTemplates, read-only
+    (templates,) = operator_cluster_roles(objs)
+    assert canonical(templates["rules"]) == canonical(list(TEMPLATE_RULES))
+    (tbinding,) = of_kind(objs, "ClusterRoleBinding")
+    assert tbinding["roleRef"]["name"] == templates["metadata"]["name"]
+    assert tbinding["subjects"][0]["namespace"] == "finnexus-system"
     roles = watched_roles(objs, "Role")
     bindings = watched_roles(objs, "RoleBinding")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["payments", "risk", "trading"]

@@ -68,6 +68,13 @@ RBAC rules: must equal finnexus_operator/rbac.py RULES (and LEASE_RULES, in a Ro
 operator's own namespace, with leader election); tests/packaging/test_rbac.py renders the
 chart and compares them.
 */}}
+{{- /* finnexus_operator/rbac.py TEMPLATE_RULES: cluster-scoped, always a ClusterRole */ -}}
+{{- define "finnexus.templateRules" -}}
+- apiGroups: ["finnexus.ai"]
+  resources: ["finnexusanalysistemplates"]
+  verbs: ["list", "watch"]
+{{- end }}
+
 {{- define "finnexus.rules" -}}
 - apiGroups: ["finnexus.ai"]
   resources: ["finnexusdeployments"]
