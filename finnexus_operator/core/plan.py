@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from finnexus_operator.core import output, rules, schedule
+from finnexus_operator.core import hooks, output, rules, schedule
 from finnexus_operator.core.actions import Action
 from finnexus_operator.core.invalid import InvalidPass, invalid
 from finnexus_operator.core.observed import Observed
@@ -59,6 +59,8 @@ def ladder(r: Rollout) -> None:
         rules.supersede(r)
     else:
         rules.progress(r)
+    if st.candidate_color is None and st.phase is Phase.STABLE:
+        hooks.post_promotion(r)  # in the promoting pass too: no wait for another event
     rules.expire_scale_down(r)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from finnexus_operator.models.hooks import HooksStatus
 from finnexus_operator.models.phases import Phase
 
 __all__ = [
@@ -196,4 +197,9 @@ class FinNexusDeploymentStatus(_StatusModel):
     )
     scale_down: ScaleDown | None = Field(
         None, description="Bookkeeping: a colour waiting for its scale-down delay.",
+    )
+    # spec.hooks (issue 11 item 1)
+    hooks: HooksStatus | None = Field(
+        None, description="The hook Jobs of the candidate (preSwitch) or of the promoted "
+        "revision (postPromotion) and their results.",
     )
