@@ -48,6 +48,7 @@ __all__ = [
     "job_name",
     "on_promote",
     "post_promotion",
+    "refresh",
     "render",
 ]
 
@@ -128,6 +129,9 @@ def _step(r: Rollout, rec: HooksStatus, hook: str, name: str, *, start: bool
     if run == new:
         return run, False
     rec.runs = [*rec.runs[:at], new, *rec.runs[at + 1:]] if at is not None else [*rec.runs, new]
+    if hook == POST_PROMOTION and result == FAILED:  # said once, when it is first seen
+        r.event(Reason.HOOK_FAILED, f"postPromotion Job {name} failed: {message}; traffic "
+                f"stays on {r.st.active_color} ({rec.revision})", warning=True)
     return new, True
 
 
@@ -135,6 +139,22 @@ def _past_deadline(job: JobState, now: datetime) -> bool:
     started = parse(job.started_at)
     return job.deadline_seconds is not None and started is not None and (
         now - started > timedelta(seconds=job.deadline_seconds))
+
+
+def refresh(r: Rollout) -> None:
+    """Every run still Running takes its Job's result, whatever the phase (a postPromotion Job
+    that ends after the next candidate started is recorded, never started again)."""
+    rec = r.st.hooks
+    for run in list(rec.runs) if rec is not None else []:
+        if run.result == RUNNING and rec is not None:
+            _step(r, rec, run.hook, run.name, start=False)
+
+
+def _current(r: Rollout, rec: HooksStatus, hook: str) -> bool:
+    """The runs of ``hook`` in ``rec`` are the ones this pass may (re)create."""
+    if hook == PRE_SWITCH:
+        return r.st.candidate_revision == rec.revision and r.st.phase is Phase.VERIFYING
+    return rec.post_promotion and r.st.stable_revision == rec.revision
 
 
 def hold_switch(r: Rollout) -> bool:
@@ -187,12 +207,9 @@ def post_promotion(r: Rollout) -> None:
         return
     for i in range(len(specs)):
         name = job_name(r.obs.name, rev, POST_PROMOTION, i)
-        run, changed = _step(r, rec, POST_PROMOTION, name, start=True)
+        run, _ = _step(r, rec, POST_PROMOTION, name, start=True)
         assert run is not None
         if run.result == FAILED:
-            if changed:
-                r.event(Reason.HOOK_FAILED, f"postPromotion Job {name} failed: {run.message}; "
-                        f"traffic stays on {r.st.active_color} ({rev})", warning=True)
             r.st.message = (f"{rev} stable on {r.st.active_color}; postPromotion Job {name} "
                             f"failed: {run.message}")
             return
@@ -220,7 +237,8 @@ def actions(r: Rollout) -> list[Action]:
     acts: list[Action] = []
     rec = r.st.hooks
     for run in rec.runs if rec is not None else []:
-        if run.result != RUNNING or run.name in r.obs.jobs:
+        assert rec is not None
+        if run.result != RUNNING or run.name in r.obs.jobs or not _current(r, rec, run.hook):
             continue
         index = int(run.name.rsplit("-", 1)[1])
         specs = _specs(r.spec, run.hook)

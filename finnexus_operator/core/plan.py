@@ -47,6 +47,7 @@ class Plan:
 
 def ladder(r: Rollout) -> None:
     """The rules of one pass, in order (a valid spec; the order matters)."""
+    hooks.refresh(r)  # hook Jobs that ended since the last pass, in any phase
     handle_request(r)  # abort/undo first: they win over anything the phase would do
     st = r.st
     if st.candidate_color is None:
