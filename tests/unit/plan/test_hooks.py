@@ -14,6 +14,7 @@ import pytest
 from finnexus_operator.core.actions import CreateJob, RouteTraffic
 from finnexus_operator.core.clock import iso
 from finnexus_operator.core.hooks import job_name, render
+from finnexus_operator.core.validation import InvalidSpec, parse_spec
 from finnexus_operator.models.phases import Phase
 from tests.unit.planlib import BLUE, GREEN, R1, R2, V1, V2, Sim, kinds, make_spec, stable_sim
 
@@ -206,3 +207,14 @@ def test_post_promotion_is_not_run_by_a_revert_to_the_previous_revision() -> Non
     sim.run_until(Phase.STABLE)
     assert sim.cluster.service == BLUE
     assert [j.name for j in sim.cluster.created_jobs] == [post(0, R1), post(0)]
+
+
+@pytest.mark.parametrize(("name", "invalid"), [
+    pytest.param("a" * 36, False, id="fits"),  # 36 + len("-<10 hex>-postpromotion-9") = 63
+    pytest.param("a" * 37, True, id="too-long"),
+])
+def test_hook_job_names_must_fit_a_label(name: str, invalid: bool) -> None:
+    parsed = parse_spec(make_spec(V1, hooks={"postPromotion": [hook()] * 10}), name)
+    assert isinstance(parsed, InvalidSpec) is invalid
+    if invalid:
+        assert isinstance(parsed, InvalidSpec) and "spec.hooks.postPromotion" in parsed.reason
