@@ -15,6 +15,7 @@ __all__ = [
     "GROUP",
     "KIND",
     "LABEL_COLOR",
+    "LABEL_HOOK",
     "LABEL_MANAGED_BY",
     "LABEL_NAME",
     "LABEL_REVISION",
@@ -51,6 +52,7 @@ LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "finnexus-operator"
 LABEL_COLOR: Final = "finnexus.ai/color"
 LABEL_REVISION: Final = "finnexus.ai/revision"
+LABEL_HOOK: Final = "finnexus.ai/hook"  # preSwitch | postPromotion, on hook Jobs
 
 ANNOTATION_REQUEST: Final = "finnexus.ai/request"
 # On an owned object: the annotation keys the operator set (comma-separated, sorted), so that

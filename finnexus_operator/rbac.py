@@ -49,6 +49,11 @@ RULES: Final[list[Rule]] = [
     # a create finds one the cache does not hold, pruned to the last 10.
     {"apiGroups": ["apps"], "resources": ["controllerrevisions"],
      "verbs": ["get", "create", "list", "watch", "delete"]},
+    # Hook Jobs <name>-<revision>-<hook>-<i> (spec.hooks): listed and watched (an informer),
+    # created once per revision (never patched), read only when a create finds one the cache
+    # does not hold, deleted (propagationPolicy Background) ttlSeconds after they end.
+    {"apiGroups": ["batch"], "resources": ["jobs"],
+     "verbs": ["get", "create", "list", "watch", "delete"]},
     # Events for every phase change and request (kopf posts core/v1 Events).
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]

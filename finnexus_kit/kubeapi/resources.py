@@ -53,6 +53,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps/v1", "deployments", "Deployment", status=True, short_names=("deploy",)),
     ResourceType("apps/v1", "replicasets", "ReplicaSet", status=True, short_names=("rs",)),
     ResourceType("apps/v1", "controllerrevisions", "ControllerRevision"),
+    ResourceType("batch/v1", "jobs", "Job", status=True),
     ResourceType("v1", "namespaces", "Namespace", namespaced=False, status=True,
                  short_names=("ns",)),
     ResourceType("v1", "services", "Service", status=True, short_names=("svc",)),

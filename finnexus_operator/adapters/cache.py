@@ -1,7 +1,7 @@
 """The operator's view of the cluster: one informer per watched kind (and namespace), plus the
 FinNexusDeployment bodies from kopf's watch of the resource.
 
-Watched (:data:`WATCHED`): Deployments, Services, Ingresses and ControllerRevisions labelled
+Watched (:data:`WATCHED`): Deployments, Services, Ingresses, ControllerRevisions and Jobs labelled
 ``app.kubernetes.io/managed-by: finnexus-operator`` (every object the operator creates carries
 it), and the ReplicaSets and pods that carry ``finnexus.ai/color`` (their labels come from our
 pod templates). A pass reads from here (:meth:`ClusterCache.get`, :meth:`labelled`) and GETs
@@ -42,6 +42,7 @@ WATCHED: tuple[tuple[str, str, str, str], ...] = (  # kind, apiVersion, plural, 
     ("Service", "v1", "services", MANAGED_SELECTOR),
     ("Ingress", "networking.k8s.io/v1", "ingresses", MANAGED_SELECTOR),
     ("ControllerRevision", "apps/v1", "controllerrevisions", MANAGED_SELECTOR),
+    ("Job", "batch/v1", "jobs", MANAGED_SELECTOR),  # hook Jobs (spec.hooks)
     ("ReplicaSet", "apps/v1", "replicasets", constants.LABEL_COLOR),
     ("Pod", "v1", "pods", constants.LABEL_COLOR),
 )

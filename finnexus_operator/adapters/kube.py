@@ -189,10 +189,12 @@ class KubeClient:
         return self._written(await self._call("POST", path, body=body,
                                               content_type="application/json"))
 
-    async def delete(self, path: str) -> None:
-        """Delete the object; one that is already gone is fine."""
+    async def delete(self, path: str, *, propagation: str | None = None) -> None:
+        """Delete the object (``propagation``: its propagationPolicy, e.g. Background); one
+        that is already gone is fine."""
         try:
-            await self._call("DELETE", path)
+            await self._call("DELETE", path, query={"propagationPolicy": propagation}
+                             if propagation else None)
         except errors.NotFound:
             return
 

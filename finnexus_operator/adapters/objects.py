@@ -42,6 +42,7 @@ KINDS: dict[str, tuple[str, str]] = {  # kind -> (apiVersion, plural)
     "Pod": ("v1", "pods"),
     "Service": ("v1", "services"),
     "Ingress": ("networking.k8s.io/v1", "ingresses"),
+    "Job": ("batch/v1", "jobs"),
     constants.KIND: (constants.API_VERSION, constants.PLURAL),
 }
 def object_path(kind: str, namespace: str, name: str, subresource: str | None = None) -> str:
@@ -173,14 +174,18 @@ class ObjectStore:
         self._cache[path] = await self.kube.patch(path, [op], "json")
         self.writes.append(f"ANNOTATE Deployment {meta['namespace']}/{meta['name']}")
 
-    async def remove(self, kind: str, namespace: str, name: str) -> bool:
+    async def remove(self, kind: str, namespace: str, name: str, *,
+                     propagation: str | None = None) -> bool:
         """Delete an object this resource owns; False when absent. Never a foreign one."""
         current = await self.read(kind, namespace, name)
         if current is None:
             return False
         self._check_owner(current, kind)
         path = object_path(kind, namespace, name)
-        await self.kube.delete(path)
+        if propagation is None:
+            await self.kube.delete(path)
+        else:
+            await self.kube.delete(path, propagation=propagation)
         self._cache[path] = None
         if self.shared is not None:
             self.shared.forget(kind, namespace, name)
@@ -287,6 +292,19 @@ class ObjectStore:
             current = await self.read("ControllerRevision", namespace, cr_name)
             assert current is not None
         self._check_owner(current, "ControllerRevision")
+        return False
+
+    async def create_once(self, desired: dict[str, Any]) -> bool:
+        """Create ``desired`` unless an object of its name exists (then it is never patched: a
+        hook Job's spec is immutable); False when it exists. A foreign one: OwnershipError."""
+        desired = drift.with_bookkeeping(desired)
+        kind, meta = desired["kind"], desired["metadata"]
+        if await self.read(kind, meta["namespace"], meta["name"]) is None and (
+                await self._create(desired) is not None):
+            return True
+        current = await self.read(kind, meta["namespace"], meta["name"])
+        assert current is not None
+        self._check_owner(current, kind)
         return False
 
     async def prune_revisions(self, namespace: str, name: str, keep: tuple[str, ...]) -> int:

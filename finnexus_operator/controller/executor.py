@@ -104,6 +104,11 @@ class Executor:
             await self._guarded(store.record_revision(owner, action.revision, action.template))
         elif isinstance(action, actions.PruneRevisions):
             await store.prune_revisions(ns, name, action.keep)
+        elif isinstance(action, actions.CreateJob):
+            await self._guarded(store.create_once(manifests.hook_job(
+                owner, action.name, action.revision, action.hook, action.spec)))
+        elif isinstance(action, actions.DeleteJob):
+            await self._guarded(store.remove("Job", ns, action.name, propagation="Background"))
         else:  # pragma: no cover - mypy proves the ladder complete
             raise AssertionError(f"no executor for {action!r}")
 

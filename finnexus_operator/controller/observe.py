@@ -16,6 +16,7 @@ from finnexus_operator.adapters.routers import (
     make_routers,
     routed_colors,
 )
+from finnexus_operator.controller.observe_jobs import observe_jobs
 from finnexus_operator.core import manifests
 from finnexus_operator.core.observed import DeploymentState, Observed
 from finnexus_operator.models.spec import FinNexusDeploymentSpec
@@ -49,13 +50,13 @@ async def observe(store: ObjectStore, body: Mapping[str, Any],
     owner = {"name": name, "namespace": ns, "uid": uid}
     routers = make_routers(store, owner, spec)
     targets = list(dict.fromkeys([*(r.target() for r in routers), ("Ingress", name)]))
-    deps, found, (pods, replicasets, revisions) = await asyncio.gather(
+    deps, found, (pods, replicasets, revisions, jobs) = await asyncio.gather(
         asyncio.gather(*(store.read("Deployment", ns, manifests.colored_name(name, color))
                          for color in constants.COLORS)),
         asyncio.gather(*(store.read(kind, ns, obj) for kind, obj in targets)),
         asyncio.gather(store.list_labelled("Pod", ns, name),
                        store.list_labelled("ReplicaSet", ns, name),
-                       store.revisions(ns, name)),
+                       store.revisions(ns, name), observe_jobs(store, ns, name, uid)),
     )
     owned = {t: obj if is_owned_by(obj, uid) else None
              for t, obj in zip(targets, found, strict=True)}
@@ -86,5 +87,6 @@ async def observe(store: ObjectStore, body: Mapping[str, Any],
         revisions={rev: dict((obj.get("data") or {}).get("template") or {})
                    for rev, obj in revisions.items()
                    if isinstance((obj.get("data") or {}).get("template"), Mapping)},
+        jobs=jobs,
     )
     return Snapshot(observed, counted)

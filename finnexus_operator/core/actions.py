@@ -9,6 +9,8 @@ from typing import Any
 __all__ = [
     "Action",
     "ClearRequest",
+    "CreateJob",
+    "DeleteJob",
     "EnsureDeployment",
     "EnsureServices",
     "PruneRevisions",
@@ -84,7 +86,25 @@ class PruneRevisions:
     keep: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CreateJob:
+    """Hook Job ``name`` exists running ``spec`` (a rendered JobSpec): created once, never
+    patched (its name is deterministic, so a second create finds it)."""
+
+    name: str
+    revision: str
+    hook: str  # preSwitch | postPromotion
+    spec: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeleteJob:
+    """Hook Job ``name`` is deleted (propagationPolicy Background: its pods go too)."""
+
+    name: str
+
+
 Action = (
     EnsureDeployment | ScaleDeployment | EnsureServices | RouteTraffic | RoutePreview
-    | RemoveIngress | ClearRequest | RecordRevision | PruneRevisions
+    | RemoveIngress | ClearRequest | RecordRevision | PruneRevisions | CreateJob | DeleteJob
 )

@@ -16,6 +16,7 @@ __all__ = [
     "colored_name",
     "controller_revision",
     "deployment",
+    "hook_job",
     "ingress",
     "other",
     "owned_labels",
@@ -176,4 +177,23 @@ def controller_revision(owner: Owner, revision: str, template: Mapping[str, Any]
                               {constants.LABEL_REVISION: revision}),
         "data": {"template": dict(template)},
         "revision": number,
+    }
+
+
+def hook_job(owner: Owner, job_name: str, revision: str, hook: str,
+             job_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """batch/v1 Job ``job_name`` (``<name>-<revision>-<hook>-<i>``) running a rendered JobSpec
+    of ``spec.hooks``; its pods get restartPolicy Never unless the JobSpec says OnFailure."""
+    spec = dict(job_spec)
+    pod = dict(spec.get("template") or {})
+    pod_spec = dict(pod.get("spec") or {})
+    pod_spec.setdefault("restartPolicy", "Never")
+    pod["spec"] = pod_spec
+    spec["template"] = pod
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(owner, job_name, {constants.LABEL_REVISION: revision,
+                                                constants.LABEL_HOOK: hook}),
+        "spec": spec,
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 from finnexus_operator.core.measurement import QueryResult
 
-__all__ = ["DeploymentState", "HealthRound", "MetricSample", "Observed"]
+__all__ = ["DeploymentState", "HealthRound", "JobState", "MetricSample", "Observed"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,18 @@ class MetricSample:
 
 
 @dataclass(frozen=True)
+class JobState:
+    """A hook Job this resource owns, as its conditions say (spec.hooks)."""
+
+    name: str
+    result: str  # Running | Succeeded | Failed (a Complete or Failed condition with status True)
+    message: str = ""  # the last condition's reason and message
+    started_at: str | None = None  # status.startTime
+    finished_at: str | None = None  # completionTime, or the terminal condition's time
+    deadline_seconds: int | None = None  # spec.activeDeadlineSeconds
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything plan() may look at besides the spec, the status and the clock."""
 
@@ -59,3 +71,4 @@ class Observed:
     health: HealthRound | None = None  # probed in this pass (None: not due / not probed)
     metrics: Sequence[MetricSample] | None = None  # measured in this pass (None: not due)
     breach_check: bool = False  # ``metrics`` is a breach check between rounds, not a round
+    jobs: Mapping[str, JobState] = field(default_factory=dict)  # owned hook Jobs by name

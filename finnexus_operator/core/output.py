@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from finnexus_operator import constants
+from finnexus_operator.core import hooks
 from finnexus_operator.core.actions import (
     Action,
     ClearRequest,
@@ -85,6 +86,7 @@ def actions(r: Rollout) -> list[Action]:
         if color not in keep and color in deps:
             acts.append(ScaleDeployment(color, 0))
     acts.extend(_revision_records(r))
+    acts.extend(hooks.actions(r))
     if spec.ingress is None and r.obs.ingress_present:
         acts.append(RemoveIngress())  # spec.ingress removed: the Service routes alone
     if r.clear_request is not None:
@@ -139,6 +141,10 @@ def conditions(r: Rollout) -> None:
         was = next((c for c in st.conditions if c.type == Condition.DEGRADED.value), None)
         if was is None or was.reason != degraded_reason:
             r.event(Reason.STABLE_UNAVAILABLE, degraded_message, warning=True)
+    hook_failure = hooks.degraded(r) if not degraded else None
+    if hook_failure is not None:  # a postPromotion Job failed: said, traffic unchanged
+        degraded = True
+        degraded_reason, degraded_message = hook_failure
     wanted = {
         Condition.AVAILABLE.value: (
             "True" if available else "False",

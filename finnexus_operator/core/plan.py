@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from finnexus_operator.core import output, rules, schedule
+from finnexus_operator.core import hooks, output, rules, schedule
 from finnexus_operator.core.actions import Action
 from finnexus_operator.core.invalid import InvalidPass, invalid
 from finnexus_operator.core.observed import Observed
@@ -47,6 +47,7 @@ class Plan:
 
 def ladder(r: Rollout) -> None:
     """The rules of one pass, in order (a valid spec; the order matters)."""
+    hooks.refresh(r)  # hook Jobs that ended since the last pass, in any phase
     handle_request(r)  # abort/undo first: they win over anything the phase would do
     st = r.st
     if st.candidate_color is None:
@@ -59,6 +60,8 @@ def ladder(r: Rollout) -> None:
         rules.supersede(r)
     else:
         rules.progress(r)
+    if st.candidate_color is None and st.phase is Phase.STABLE:
+        hooks.post_promotion(r)  # in the promoting pass too: no wait for another event
     rules.expire_scale_down(r)
 
 

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from finnexus_operator.core import hooks
 from finnexus_operator.core.clock import iso, seconds_since
 from finnexus_operator.core.manifests import other
 from finnexus_operator.core.observed import Observed
@@ -207,7 +208,7 @@ class Rollout:
                    f"first measurement in {self.spec.analysis.interval_seconds}s",
                    Reason.ANALYSIS_STARTED)
 
-    def promote(self, why: str) -> None:
+    def promote(self, why: str, *, run_hooks: bool = True) -> None:
         cand, cand_rev = self.st.candidate_color, self.st.candidate_revision
         assert cand is not None and cand_rev is not None
         old_color, old_rev = self.stable_color, self.st.stable_revision
@@ -225,6 +226,7 @@ class Rollout:
             # undo ran is a new candidate, never marked rejected unseen (§2.2).
             self.st.rejected_revision = undone
         self.clear_candidate()
+        hooks.on_promote(self, cand_rev, run_hooks=run_hooks and not undo)
         message = f"{cand_rev} promoted on {cand} ({why})"
         if undo:
             message = f"undone to {cand_rev} on {cand}; {undone} will not be retried"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from finnexus_operator import constants
-from finnexus_operator.core import analysis, baseline
+from finnexus_operator.core import analysis, baseline, hooks
 from finnexus_operator.core.bounds import Baseline
 from finnexus_operator.core.clock import iso
 from finnexus_operator.core.manifests import other
@@ -76,7 +76,7 @@ def _switch_back(r: Rollout) -> None:
     r.st.active_color = r.st.candidate_color
     r.event(Reason.SWITCHED, f"traffic switched back to {r.st.candidate_color} ({r.rev}): "
             "the template is the previous stable revision again")
-    r.promote("rollback to previous revision")
+    r.promote("rollback to previous revision", run_hooks=False)
 
 
 def _settle(r: Rollout) -> None:
@@ -238,6 +238,8 @@ def deploying_or_verifying(r: Rollout) -> None:
 def _healthy(r: Rollout) -> None:
     """Healthy: switch, wait for a promote request, or hold while paused."""
     first = r.st.stable_revision is None
+    if not r.st.candidate_undo and hooks.hold_switch(r):
+        return  # preSwitch Jobs run (or one failed) before any traffic moves
     # paused freezes the first revision's switch too (DESIGN §2: "freezes progress");
     # an undo is an explicit request and, like abort, is not held back by paused.
     if r.st.candidate_undo or (first and not r.spec.paused):

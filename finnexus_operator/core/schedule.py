@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from finnexus_operator.core import baseline, templating
+from finnexus_operator.core import baseline, hooks, templating
 from finnexus_operator.core.clock import parse, seconds_since
 from finnexus_operator.core.observed import Observed
 from finnexus_operator.core.probes import HealthProbe, Measurement, MetricQuery
@@ -162,4 +162,7 @@ def requeue_after(spec: FinNexusDeploymentSpec, status: FinNexusDeploymentStatus
         after = parse(status.scale_down.after)
         if after is not None:
             waits.append(max(0.0, (after - now) / timedelta(seconds=1)))
+    cleanup = hooks.cleanup_in(spec, observed, now)
+    if cleanup is not None:
+        waits.append(cleanup)
     return min(waits) if waits else None

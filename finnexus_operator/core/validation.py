@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from finnexus_operator import constants
-from finnexus_operator.core import manifests
+from finnexus_operator.core import hooks, manifests
 from finnexus_operator.core.templating import PLACEHOLDERS, unknown_placeholders
 from finnexus_operator.models.spec import (
     DNS_LABEL_MAX,
@@ -88,4 +88,22 @@ def parse_spec(raw: Mapping[str, Any] | None, name: str | None = None) -> Parsed
                 known = ", ".join("{{" + p + "}}" for p in sorted(PLACEHOLDERS))
                 problems.append(f"spec.analysis.metrics[{i}].query: unknown placeholder "
                                 f"{names} (known: {known})")
+    if name is not None:
+        problems += _hook_name_problems(spec, name)
     return InvalidSpec("; ".join(problems)) if problems else spec
+
+
+def _hook_name_problems(spec: FinNexusDeploymentSpec, name: str) -> list[str]:
+    """Hook Job names ``<name>-<revision>-<hook>-<i>`` must fit the 63 characters of the
+    ``job-name`` label the Job controller puts on its pods (spec.hooks)."""
+    out = []
+    for field, hook, count in (
+        ("preSwitch", hooks.PRE_SWITCH, len(spec.hooks.pre_switch) if spec.hooks else 0),
+        ("postPromotion", hooks.POST_PROMOTION,
+         len(spec.hooks.post_promotion) if spec.hooks else 0),
+    ):
+        longest = hooks.job_name(name, "0" * 10, hook, count - 1) if count else ""  # 10: a revision
+        if len(longest) > DNS_LABEL_MAX:
+            out.append(f"spec.hooks.{field}: the Job name {longest!r} would be longer than "
+                       f"{DNS_LABEL_MAX} characters (shorten metadata.name)")
+    return out

@@ -101,6 +101,8 @@ class Reason(StrEnum):
     STABLE = "Stable"
     OWNERSHIP_CONFLICT = "OwnershipConflict"  # an object of our name exists and is not ours
     STABLE_UNAVAILABLE = "StableUnavailable"  # the promoted colour has no Ready pods
+    HOOK_RUNNING = "HookRunning"  # a hook Job runs (spec.hooks)
+    HOOK_FAILED = "HookFailed"  # a postPromotion Job failed: Degraded, traffic unchanged
     # condition-only reasons (Available / Degraded)
     TRAFFIC_SERVED = "TrafficServed"
     NO_TRAFFIC = "NoTraffic"
@@ -114,5 +116,5 @@ class Reason(StrEnum):
 # accepted/refused, ownership conflicts, a stable colour without pods.
 ROUTINE: frozenset[Reason] = frozenset({
     Reason.DEPLOYING, Reason.CANDIDATE_READY, Reason.ANALYSIS_STARTED, Reason.ANALYSIS_PASSED,
-    Reason.SCALED_DOWN, Reason.PAUSED, Reason.STABLE,
+    Reason.SCALED_DOWN, Reason.PAUSED, Reason.STABLE, Reason.HOOK_RUNNING,
 })

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from finnexus_operator.models.hooks import HooksSpec
+
 __all__ = [
     "AnalysisSpec",
     "FinNexusDeploymentSpec",
@@ -320,6 +322,8 @@ class FinNexusDeploymentSpec(_SpecModel):
         description="Seconds the candidate has to become Ready and healthy before it is rejected.",
     )
     paused: bool = Field(False, description="Freezes progress; never suppresses a rollback.")
+    # spec.hooks (issue 11 item 1): Jobs that gate the switch and follow the promotion
+    hooks: HooksSpec | None = Field(None, description=HooksSpec.__doc__)
 
     @field_validator("template")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from finnexus_operator.models.hooks import HooksStatus
 from finnexus_operator.models.phases import Phase
 from finnexus_operator.models.template import TemplateMetricSpec
 
@@ -268,4 +269,9 @@ class FinNexusDeploymentStatus(_StatusModel):
     analysis_templates: AnalysisTemplatesStatus | None = Field(
         None, description="Bookkeeping: the FinNexusAnalysisTemplates (content) fixed when the "
         "current candidate started; a template edited later applies from the next rollout.",
+    )
+    # spec.hooks (issue 11 item 1)
+    hooks: HooksStatus | None = Field(
+        None, description="The hook Jobs of the candidate (preSwitch) or of the promoted "
+        "revision (postPromotion) and their results.",
     )

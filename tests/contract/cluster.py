@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from finnexus_kit.apiserver import ApiServer, path_for
+from finnexus_kit.jobs import JobSimulator
 from finnexus_kit.kubelet import PodSimulator
 from finnexus_kit.operator_process import OperatorProcess
 from finnexus_kit.operator_thread import OperatorThread
@@ -115,6 +116,7 @@ class Cluster:
                  settings: Settings, process: OperatorProcess | None = None) -> None:
         self.api, self.kubeconfig, self.health, self.settings = api, kubeconfig, health, settings
         self.operator: OperatorThread | None = None
+        self.jobs: JobSimulator | None = None  # set by running_cluster
         self.process = process  # the operator as a child process instead of a thread
         self._nudges = 0
 
@@ -288,11 +290,14 @@ def running_cluster(api: ApiServer, kubeconfig: str, *, settings: Settings | Non
                       process)
     simulator = PodSimulator(api, NS, endpoint=endpoint or by_image,
                              interval=pod_interval).start()
+    jobs = cluster.jobs = JobSimulator(api, NS).start()  # the test plays the Job controller
     try:
         cluster.start_operator()
         yield cluster
     finally:
         cluster.stop_operator()
+        jobs.stop()
         simulator.stop()
         health.close()
         assert not simulator.errors, simulator.errors
+        assert not jobs.errors, jobs.errors

@@ -16,7 +16,7 @@ from finnexus_kit.prometheus import PrometheusServer, missing_reason
 from tests.contract.cluster import Cluster, running_cluster
 from tests.contract.invariants import InvariantMonitor
 
-MONITORED = ("test_rollouts", "test_drift", "test_ownership")
+MONITORED = ("test_rollouts", "test_drift", "test_ownership", "test_hooks")
 
 
 @pytest.fixture()

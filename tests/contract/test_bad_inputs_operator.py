@@ -19,7 +19,8 @@ from tests.packaging.badinputs import all_cases, reason_names_field
 
 OPERATOR_CASES = [c for c in all_cases() if c.layer == "operator"]
 OWNED_KINDS = [("apps/v1", "deployments"), ("v1", "services"),
-               ("networking.k8s.io/v1", "ingresses"), ("apps/v1", "controllerrevisions")]
+               ("networking.k8s.io/v1", "ingresses"), ("apps/v1", "controllerrevisions"),
+               ("batch/v1", "jobs")]
 _WRITES = ("POST", "PATCH", "PUT", "DELETE")
 
 

@@ -136,6 +136,7 @@ def test_hand_edits_of_owned_objects_are_corrected_promptly(cluster: Cluster) ->
         "finnexusdeployments": None,
         "finnexusanalysistemplates": None,
         "controllerrevisions": "app.kubernetes.io/managed-by=finnexus-operator",
+        "jobs": "app.kubernetes.io/managed-by=finnexus-operator",  # hook Jobs (spec.hooks)
         "deployments": "app.kubernetes.io/managed-by=finnexus-operator",
         "services": "app.kubernetes.io/managed-by=finnexus-operator",
         "ingresses": "app.kubernetes.io/managed-by=finnexus-operator",

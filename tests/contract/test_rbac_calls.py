@@ -53,8 +53,15 @@ def test_permission_parser() -> None:
 
 def test_operator_calls_equal_the_declared_rules(cluster: Cluster) -> None:
     # A scenario that exercises every code path that talks to the API.
-    cluster.create(resource(promotion={"auto": False, "scaleDownDelaySeconds": 0}))
+    # A preSwitch hook Job: created (and listed/watched by the Job informer), then deleted
+    # ttlSeconds after it succeeded.
+    hook = {"template": {"template": {"spec": {"containers": [
+        {"name": "smoke", "image": "hook:succeed"}]}}}}
+    cluster.create(resource(promotion={"auto": False, "scaleDownDelaySeconds": 0},
+                            hooks={"preSwitch": [hook], "ttlSeconds": 1}))
     cluster.wait_phase("Stable")
+    wait_until(lambda: cluster.requests("DELETE", "/apis/batch/v1/namespaces/default/jobs/"),
+               message="the hook Job deleted after ttlSeconds")
     # Owned objects the cache does not hold (their managed-by label removed by hand): the
     # create answers 409, the operator GETs the object (its one remaining read), finds it its
     # own and restores the label; a ControllerRevision is immutable: it is only read.
@@ -93,6 +100,13 @@ def test_operator_calls_equal_the_declared_rules(cluster: Cluster) -> None:
                      actions.PruneRevisions((v2,))])
     assert cluster.get("apps/v1", "controllerrevisions", f"web-{v1}") is None
     assert cluster.get("apps/v1", "controllerrevisions", f"web-{v2}") is not None
+    # A hook Job of our name the cache does not hold (its managed-by label removed by hand):
+    # the create answers 409 and the operator GETs it (and finds it its own).
+    job = actions.CreateJob("web-x-preswitch-0", "x", "preSwitch", hook["template"])
+    cluster.execute([job])
+    cluster.api.patch(path_for("batch/v1", "jobs", NS, job.name), stripped)
+    cluster.execute([job, actions.DeleteJob(job.name)])
+    assert cluster.get("batch/v1", "jobs", job.name) is None
 
     calls = (cluster.api.requests.by_agent("kopf/")
              + cluster.api.requests.by_agent(USER_AGENT))

@@ -19,6 +19,8 @@ from typing import Any
 from finnexus_operator.core.actions import (
     Action,
     ClearRequest,
+    CreateJob,
+    DeleteJob,
     EnsureDeployment,
     EnsureServices,
     PruneRevisions,
@@ -29,7 +31,13 @@ from finnexus_operator.core.actions import (
     ScaleDeployment,
 )
 from finnexus_operator.core.measurement import QueryResult
-from finnexus_operator.core.observed import DeploymentState, HealthRound, MetricSample, Observed
+from finnexus_operator.core.observed import (
+    DeploymentState,
+    HealthRound,
+    JobState,
+    MetricSample,
+    Observed,
+)
 from finnexus_operator.core.passes import run_pass, run_sync
 from finnexus_operator.core.plan import Plan, plan
 from finnexus_operator.core.probes import HealthProbe, Measurement
@@ -121,6 +129,8 @@ class Cluster:
     generation: int = 1
     services_ensured: bool = False
     revisions: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, JobState] = field(default_factory=dict)  # hook Jobs (Running when created)
+    created_jobs: list[CreateJob] = field(default_factory=list)
 
     def apply(self, actions: Iterable[Action], *, has_ingress: bool = False) -> None:
         for action in actions:
@@ -155,6 +165,12 @@ class Cluster:
             self.revisions = {k: v for k, v in self.revisions.items() if k in action.keep}
         elif isinstance(action, RemoveIngress):
             self.ingress = None
+        elif isinstance(action, CreateJob):
+            if action.name not in self.jobs:  # a second create of the name is a 409
+                self.jobs[action.name] = JobState(action.name, "Running")
+                self.created_jobs.append(action)
+        elif isinstance(action, DeleteJob):
+            self.jobs.pop(action.name, None)
         else:  # pragma: no cover - a new action type must be simulated here
             raise AssertionError(f"unknown action {action!r}")
 
@@ -170,7 +186,7 @@ class Cluster:
         return Observed(generation=self.generation, request=self.request,
                         deployments=dict(self.deployments), active_service_color=self.service,
                         ingress_color=self.ingress, revisions=dict(self.revisions),
-                        health=health, metrics=metrics)
+                        health=health, metrics=metrics, jobs=dict(self.jobs))
 
 
 def kinds(actions: Iterable[Action]) -> list[str]:
@@ -193,6 +209,10 @@ def kinds(actions: Iterable[Action]) -> list[str]:
             out.append("Prune")
         elif isinstance(a, RemoveIngress):
             out.append("RemoveIngress")
+        elif isinstance(a, CreateJob):
+            out.append(f"CreateJob:{a.name}")
+        elif isinstance(a, DeleteJob):
+            out.append(f"DeleteJob:{a.name}")
         else:
             out.append("Services")
     return out
