@@ -32,6 +32,11 @@ def release_record(st: FinNexusDeploymentStatus, metrics: Sequence[MetricSpec] =
     ``metrics`` are the bounds in force (the spec's merged analysis metrics; empty when the
     spec is invalid: the measurements are recorded without bounds)."""
     hc, analysis = st.health_check, st.analysis
+    if not hooks and st.hooks is not None and st.hooks.revision == st.candidate_revision:
+        # the hook Jobs this candidate ran so far (its preSwitch Jobs; postPromotion ones
+        # start after the promotion is recorded, and stay in status.hooks)
+        hooks = [HookRecord(name=run.name, result=run.result, message=run.message)
+                 for run in st.hooks.runs]
     bounds = {m.name: m for m in metrics}
     gates = []
     for measured in (analysis.metrics if analysis is not None else [])[:MAX_ITEMS]:

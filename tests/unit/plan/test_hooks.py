@@ -66,6 +66,10 @@ def test_pre_switch_jobs_run_one_at_a_time_in_order_then_the_switch() -> None:
     p = sim.step()
     assert sim.cluster.service == GREEN and RouteTraffic(GREEN) in p.actions
     assert [r.result for r in sim.status.hooks.runs] == ["Succeeded", "Succeeded"]
+    last = sim.status.history[-1]  # the release record carries the Jobs that gated it
+    assert last.result == "Promoted" and last.gates is not None
+    assert [(h.name, h.result) for h in last.gates.hooks] == [
+        (pre(0), "Succeeded"), (pre(1), "Succeeded")]
 
 
 def test_placeholders_are_rendered_in_env_values_and_args() -> None:
@@ -106,6 +110,8 @@ def test_a_failed_pre_switch_job_rejects_and_traffic_never_moved(
     assert p.status.phase is Phase.ROLLING_BACK
     last = p.status.history[-1]
     assert last.reason_kind == "hook" and name in last.reason and why in last.reason
+    assert last.gates is not None and [h.name for h in last.gates.hooks] == [name]
+    assert last.gates.hooks[0].result != "Succeeded"
     assert sim.cluster.service == BLUE and sim.status.rejected_revision == R2
     sim.run_until(Phase.ROLLED_BACK)
     assert all(f"Route:{GREEN}" not in kinds(x.actions) for x in sim.plans)
