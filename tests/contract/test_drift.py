@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from finnexus_kit.kubelet import POD_TEMPLATE_HASH, pod_template_hash
 from tests.contract.cluster import NS, Cluster, resource
 from tests.helpers import wait_until
 
@@ -70,9 +71,17 @@ def test_hand_edits_of_owned_objects_are_corrected_promptly(cluster: Cluster) ->
     # Each template correction rolled blue's pods (the pod simulator, as a Deployment
     # controller does): wait for them to serve again, so that the Service put back below
     # points at Ready pods (the invariant monitor checks every route change).
-    wait_until(lambda: any(c.get("type") == "Available" and c.get("status") == "True"
-                           for c in cluster.status().get("conditions") or []),
-               timeout=PROMPT, message="blue Ready again (Available)")
+    def blue_serves() -> bool:
+        """Every replica of blue's CURRENT template Ready (the pods of the template before
+        the correction may still be Ready for a moment: they do not count)."""
+        dep = cluster.deployment("web-blue") or {}
+        current = pod_template_hash(dep["spec"]["template"])
+        ready = [p for p in cluster.api.list("/api/v1/namespaces/default/pods",
+                                             f"{POD_TEMPLATE_HASH}={current}")
+                 if any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (p.get("status") or {}).get("conditions") or [])]
+        return len(ready) >= int(dep["spec"].get("replicas") or 1)
+    wait_until(blue_serves, timeout=PROMPT, message="blue's pods Ready again")
 
     # The active Service's selector, pointed elsewhere by hand.
     cluster.api.patch(f"{SERVICES}/web", {"spec": {"selector": {
