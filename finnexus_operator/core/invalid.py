@@ -52,6 +52,13 @@ def invalid(st: FinNexusDeploymentStatus, message: str, observed: Observed, now:
     st.observed_generation = observed.generation
     request = _request(observed)
     cand = st.candidate_color
+    if cand is not None and st.stable_revision is not None and st.active_color != cand and (
+        cand in (observed.active_service_color, observed.ingress_color)
+    ):
+        # Traffic is on the candidate although the status says otherwise (the switch's status
+        # write was lost): the status names where traffic is, so the stable colour is made to
+        # serve before anything moves back to it (§2.1 rule 1), never scaled under the routes.
+        st.active_color = cand
     switched = cand is not None and st.stable_revision is not None and st.active_color == cand
     if request is Request.ABORT or (request is Request.UNDO and cand is not None):
         if cand is None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from finnexus_operator import constants
-from finnexus_operator.core import hooks
+from finnexus_operator.core import hooks, routes
 from finnexus_operator.core.actions import (
     Action,
     ClearRequest,
@@ -49,8 +49,10 @@ def actions(r: Rollout) -> list[Action]:
     # colour before its Deployment gets the new, unverified template (DESIGN §2 "traffic
     # first returns"). Traffic *to* the candidate is routed after it is ensured.
     route_first = active is not None and active != cand
-    if active is not None and route_first:
-        acts.append(RouteTraffic(active))
+    # the route to apply (None: none yet, or held: never onto a colour without Ready pods)
+    route = active if routes.held_on(r) is None else None
+    if route is not None and route_first:
+        acts.append(RouteTraffic(route))
     if cand is not None and not rolling_back:
         undo_template = _template_of(r, st.candidate_revision) if st.candidate_undo else None
         held = deps.get(cand)
@@ -66,8 +68,8 @@ def actions(r: Rollout) -> list[Action]:
             acts.append(ScaleDeployment(cand, spec.replicas))
         else:
             acts.append(EnsureDeployment(cand, r.rev, spec.template, spec.replicas))
-    if active is not None and not route_first:
-        acts.append(RouteTraffic(active))
+    if route is not None and not route_first:
+        acts.append(RouteTraffic(route))
     preview = cand if cand is not None and not rolling_back else active
     if preview is not None:
         acts.append(RoutePreview(preview))
@@ -78,10 +80,11 @@ def actions(r: Rollout) -> list[Action]:
     sd = st.scale_down
     if sd is not None:
         keep.add(sd.color)
-    if active is None and r.obs.active_service_color is not None:
-        # Without an active colour this pass routes nothing, so the colour the Service
-        # still selects (a lost status write) keeps serving: never scale it to zero.
-        keep.add(r.obs.active_service_color)
+    if route is None:
+        # This pass moves no traffic (no active colour yet, or the route is held), so the
+        # colours the routes still point at (a lost status write) keep serving: never scale
+        # them to zero.
+        keep |= routes.live_colors(r)
     for color in constants.COLORS:
         if color not in keep and color in deps:
             acts.append(ScaleDeployment(color, 0))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from finnexus_operator.core import hooks, output, rules, schedule
+from finnexus_operator.core import hooks, output, routes, rules, schedule
 from finnexus_operator.core.actions import Action
 from finnexus_operator.core.invalid import InvalidPass, invalid
 from finnexus_operator.core.observed import Observed
@@ -81,6 +81,7 @@ def plan(spec: ParsedSpec, status: FinNexusDeploymentStatus, observed: Observed,
         # (a rollback in progress must not restart the rejected candidate as Deploying).
         st.phase = _resume_phase(st)
     ladder(r)
+    routes.note(r)
     output.conditions(r)
     st.observed_generation = observed.generation
     if st.phase is None:

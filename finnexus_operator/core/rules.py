@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from finnexus_operator import constants
-from finnexus_operator.core import analysis, baseline, hooks
+from finnexus_operator.core import analysis, baseline, hooks, routes
 from finnexus_operator.core.bounds import Baseline
 from finnexus_operator.core.clock import iso
 from finnexus_operator.core.manifests import other
@@ -114,11 +114,15 @@ def supersede(r: Rollout) -> None:
     stable colour, so that only once it serves (§2.1 rule 1): until then the candidate keeps
     traffic and its pods (the new template waits), and the stable colour is scaled up."""
     old = r.st.candidate_revision
-    switched = r.st.active_color == r.st.candidate_color
+    # traffic on the candidate colour (the status says so, or the routes do: a lost status
+    # write) leaves it before its pods are replaced
+    switched = r.st.active_color == r.st.candidate_color or (
+        r.st.candidate_color in routes.live_colors(r))
     stable = r.stable_color
     if switched and stable is not None and not r.colour_serves(stable, r.st.stable_revision):
         note = (f"superseded by {r.rev}: waiting for Ready pods on {stable} "
-                f"({r.st.stable_revision}) before moving traffic back from {r.st.active_color}")
+                f"({r.st.stable_revision}) before moving traffic back from "
+                f"{r.st.candidate_color}")
         if r.st.message != note:
             r.event(Reason.SUPERSEDED, note, warning=True)
             r.st.message = note

@@ -157,6 +157,12 @@ class World:
             if old is None or old.revision != action.revision:  # new pods: not verified yet
                 self.verified = {k for k in self.verified if k[0] != action.color}
                 self.streak = {k: v for k, v in self.streak.items() if k[0] != action.color}
+        moves = isinstance(action, RouteTraffic) and (action.color != self.cluster.service or (
+            self.params["ingress"] and action.color != self.cluster.ingress))
+        if moves:  # §2.1 rule 1: traffic moves only to a colour that serves
+            state = self.cluster.deployments.get(action.color)
+            assert state is not None and state.ready >= 1, (
+                f"traffic moved to {action.color}, which has no Ready pods ({state})")
         if isinstance(action, RouteTraffic) and action.color != self.cluster.service:
             state = self.cluster.deployments.get(action.color)
             assert state is None or self.rejected.get(action.color) != state.revision, (
@@ -272,7 +278,11 @@ class WorldIO:
 
     async def record(self, decision: FinNexusDeploymentStatus) -> None:
         assert decision.phase in (Phase.ROLLING_BACK, Phase.INVALID)
-        assert decision.active_color == self.status.active_color, "where traffic is"
+        assert self.observed is not None
+        # where traffic is: as stored, or as the routes show (a lost status write)
+        assert decision.active_color in (self.status.active_color,
+                                         self.observed.active_service_color,
+                                         self.observed.ingress_color), "where traffic is"
         self.recorded = decision
         if decision.candidate_color is not None and decision.candidate_revision is not None:
             self.w.rejected[decision.candidate_color] = decision.candidate_revision
@@ -547,7 +557,8 @@ def test_garbage_spec_is_invalid_and_touches_nothing(
     p = decide(raw, status, obs, T0)
     assert p.status.phase is Phase.INVALID and p.status.message
     switched = status.candidate_color is not None and status.stable_revision is not None and (
-        status.active_color == status.candidate_color)
+        status.candidate_color in (status.active_color, obs.active_service_color,
+                                   obs.ingress_color))  # routes on the candidate: stranded
     if not switched and (obs.request or "").strip().lower() not in ("abort", "undo"):
         assert p.actions == ()  # touches nothing (rule 5: only traffic stranded, abort, undo)
     for action in p.actions:

@@ -21,7 +21,7 @@ from tests.unit.plan.situations import (
     stable,
     verifying,
 )
-from tests.unit.planlib import BLUE, GREEN, R1, R2, T0, V1, Cluster, Sim, kinds, make_spec
+from tests.unit.planlib import BLUE, GREEN, R1, R2, T0, V1, V2, Cluster, Sim, kinds, make_spec
 
 
 def new() -> Sim:
@@ -179,3 +179,28 @@ def test_abort_while_invalid_never_scales_a_first_revision_that_already_serves()
     p = sim.step(request="abort")
     assert "Scale:blue:0" not in kinds(p.actions)
     assert sim.cluster.deployments[BLUE].replicas >= 1
+
+
+def test_abort_while_invalid_after_a_lost_switch_waits_for_the_stable_colour() -> None:
+    """Found by the property tests: V2 was switched to green and promoted (blue scaled to 0
+    at once, no analysis, no delay), but that status write was lost; the stored status still
+    says "Deploying V2 on green, traffic on blue". An abort while Invalid must not route to
+    blue, which has no pods, nor scale green, which serves: blue is scaled up first, and
+    traffic moves back only once it has Ready pods (§2.1 rule 1)."""
+    sim = Sim(make_spec(V1, success=1, scale_down_delay=0))
+    sim.run_until(Phase.STABLE)
+    sim.set_template(V2)
+    sim.step()  # Deploying V2 on green
+    sim.step(store=False)  # healthy: switched, promoted, blue scaled to 0; status write lost
+    assert sim.cluster.service == GREEN and sim.cluster.deployments[BLUE].replicas == 0
+    assert sim.status.phase is Phase.DEPLOYING and sim.status.active_color == BLUE
+    sim.set(replicas=0)
+    p = sim.step(request="abort", ready=False)
+    acts = kinds(p.actions)
+    assert "Route:blue" not in acts and "Scale:green:0" not in acts, acts
+    assert "Scale:blue:2" in acts and sim.cluster.service == GREEN
+    assert p.status.active_color == GREEN  # the status names where traffic is
+    sim.cluster.pods_ready(BLUE)
+    p = sim.step(ready=False)
+    assert kinds(p.actions)[:1] == ["Route:blue"] and sim.cluster.service == BLUE
+    assert p.status.rejected_revision == R2 and p.status.candidate_color is None

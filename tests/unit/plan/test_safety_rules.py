@@ -13,7 +13,21 @@ from finnexus_operator.core.observed import DeploymentState
 from finnexus_operator.models.phases import Phase
 from tests.unit.plan import situations as s
 from tests.unit.plan.situations import BAD, NODATA
-from tests.unit.planlib import BLUE, GREEN, R1, R2, R3, V1, V3, analysis, good, kinds
+from tests.unit.planlib import (
+    BLUE,
+    GREEN,
+    R1,
+    R2,
+    R3,
+    V1,
+    V2,
+    V3,
+    Sim,
+    analysis,
+    good,
+    kinds,
+    make_spec,
+)
 
 
 # -- rule 2: a decided rollback is written before it is acted on (defects 1, 2) ---------------
@@ -222,3 +236,57 @@ def test_a_new_template_after_the_switch_waits_for_the_stable_colour_to_serve() 
     p = sim.step(ready=False)
     assert sim.cluster.service == BLUE
     assert (p.status.candidate_color, p.status.candidate_revision) == (GREEN, R3)
+
+
+# -- rule 1 against a stale status: a route is never re-applied onto a colour without pods ------
+def _lost_promotion() -> Sim:
+    """V2 switched to green and promoted, blue scaled to 0 at once (no analysis, no delay),
+    but the status write of that pass was lost: the stored status still says "Deploying V2
+    on green, traffic on blue"."""
+    sim = Sim(make_spec(V1, success=1, failure=2, scale_down_delay=0))
+    sim.run_until(Phase.STABLE)
+    sim.set_template(V2)
+    sim.step()
+    sim.step(store=False)
+    assert sim.cluster.service == GREEN and sim.cluster.deployments[BLUE].replicas == 0
+    assert sim.status.active_color == BLUE
+    return sim
+
+
+@pytest.mark.parametrize("health", [False, None], ids=["failed-round", "no-round"])
+def test_a_lost_promotion_never_routes_traffic_back_to_a_colour_scaled_to_zero(
+    health: bool | None,
+) -> None:
+    """Found by the property tests (with the route-move check): the stale ``activeColor``
+    (blue) was re-applied in the next pass, moving production traffic from green, which
+    serves, to blue, which had just been scaled up and had no Ready pod: an outage. The route
+    is held: blue is scaled up, green keeps its pods and traffic, and the message says why;
+    traffic moves once blue has Ready pods."""
+    sim = _lost_promotion()
+    p = sim.step(health=health, ready=False)
+    acts = kinds(p.actions)
+    assert "Route:blue" not in acts and "Scale:green:0" not in acts, acts
+    assert f"Ensure:blue:{R1}:2" in acts and sim.cluster.service == GREEN
+    assert p.status.message.endswith(f"traffic stays on green: blue has no Ready pods of {R1} yet")
+    sim.cluster.pods_ready(BLUE)
+    p = sim.step(health=None, ready=False)
+    assert "Route:blue" in kinds(p.actions) and sim.cluster.service == BLUE
+    assert "traffic stays on" not in p.status.message
+
+
+def test_a_rollback_after_a_lost_promotion_keeps_the_candidate_until_the_stable_colour_serves(
+) -> None:
+    """The candidate that still carries the traffic is rejected: it keeps its pods (the route
+    is held) until blue serves, then traffic moves and only then is green scaled to 0."""
+    sim = _lost_promotion()
+    sim.step(health=False, ready=False)
+    p = sim.step(health=False, ready=False)  # failureThreshold 2: rejected
+    assert p.status.phase is Phase.ROLLING_BACK
+    assert "Scale:green:0" not in kinds(p.actions) and sim.cluster.service == GREEN
+    assert sim.cluster.deployments[GREEN].replicas == 2
+    sim.cluster.pods_ready(BLUE)
+    p = sim.step(health=None, ready=False)
+    acts = kinds(p.actions)
+    assert s.index_of(acts, "Route:blue") < s.index_of(acts, "Scale:green:0"), acts
+    p = sim.step(health=None, ready=False)
+    assert p.status.phase is Phase.ROLLED_BACK
