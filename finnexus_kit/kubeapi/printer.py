@@ -19,6 +19,7 @@ from typing import Any
 
 from finnexus_kit.kubeapi.resources import Obj, ResourceType
 from finnexus_operator.crd import build_crd
+from finnexus_operator.kubectl.render import age
 
 __all__ = ["as_table", "columns_for", "wants_table"]
 
@@ -63,14 +64,7 @@ def _age(stamp: Any, now: float) -> str | None:
         then = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC).timestamp()
     except ValueError:
         return None
-    s = max(0, int(now - then))
-    if s < 120:
-        return f"{s}s"
-    if s < 600:
-        return f"{s // 60}m{s % 60}s"
-    if s < 3 * 3600:
-        return f"{s // 60}m"
-    return f"{s // 3600}h" if s < 48 * 3600 else f"{s // 86400}d"
+    return age(now - then)  # the plugin's (kubectl's) way of saying how old
 
 
 def as_table(rtype: ResourceType, found: Obj, include_object: str = "Object") -> Obj:

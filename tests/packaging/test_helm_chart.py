@@ -544,7 +544,10 @@ def test_aggregate_cluster_roles_give_people_view_edit_admin(namespaces: str | N
     for name, role in roles.items():
         assert role["metadata"]["labels"][f"rbac.authorization.k8s.io/aggregate-to-{name}"] == (
             "true")
-        main, status = role["rules"]
+        main, status, templates = role["rules"]
+        # the shared SLO templates: readable by all, changed by nobody through these roles
+        assert templates["resources"] == ["finnexusanalysistemplates"]
+        assert set(templates["verbs"]) == {"get", "list", "watch"}
         assert main["apiGroups"] == ["finnexus.ai"] and main["resources"] == [
             "finnexusdeployments"]
         assert status["resources"] == ["finnexusdeployments/status"]
