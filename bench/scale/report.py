@@ -65,6 +65,10 @@ def table(figures: Sequence[Figures], replicas: int, quiet: float) -> str:
         ("API + pod simulator CPU during the release (not the operator)",
          [_s(f.world_cpu_release_s, " s", 1) for f in figs]),
         ("operator peak RSS (VmHWM)", [f"{f.rss_kb / 1024:.0f} MiB" for f in figs]),
+        ("one release among N-1 idle resources (template -> Stable)",
+         [_s(f.one_release_s) for f in figs]),
+        ("  its deploy / switch / promote decisions",
+         [" / ".join(_ms(f.one_release_latency.get(step)) for step in STEPS) for f in figs]),
         ("restart -> all reconciled once", [_s(f.restart_s) for f in figs]),
         ("restart -> /metrics answers (process start)", [_s(f.restart_metrics_s) for f in figs]),
     ]

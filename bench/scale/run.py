@@ -50,6 +50,8 @@ class Figures:
     world_cpu_release_s: float = 0.0  # the API + pod simulator process, during the release
     rss_kb: int = 0
     rss_after_start_kb: int = 0
+    one_release_s: float | None = None  # one resource released while the N-1 others idle
+    one_release_latency: dict[str, float] = dataclasses.field(default_factory=dict)
     restart_s: float | None = None
     restart_metrics_s: float | None = None
     restart_method: str = ""
@@ -173,6 +175,24 @@ def run_once(n: int, workdir: Path, opts: Options, say: Callable[[str], None]) -
         fig.cpu_total_s = op.cpu_seconds()
         fig.rss_kb = op.peak_rss_kb()
         say(f"N={n}: idle {fig.idle_per_object_minute:.2f} requests/object/minute")
+
+        # 3b. one release among N idle resources (issue 9: "as fast as a release alone")
+        first = names[0]
+        t3 = time.monotonic()
+        template = resource("any", "app:v3", opts.replicas)["spec"]["template"]
+        world.ask("patch_all", [first], {"spec": {"template": template}})
+
+        def one_released() -> bool:
+            rel = world.ask("releases").get(first) or {}
+            return rel.get("stable") is not None and (rel.get("template") or 0) >= t3
+        if _wait("one release", one_released, opts.timeout, 0.02, op.alive):
+            rel = world.ask("releases")[first]
+            fig.one_release_s = rel["stable"] - rel["template"]
+            fig.one_release_latency = {k: v[0] for k, v in _latencies({first: rel}).items()
+                                       if v}
+            say(f"N={n}: one release among {n - 1} idle in {fig.one_release_s:.2f} s")
+        else:
+            fig.notes.append("one release among the idle: timeout")
 
         # 4. restart: start -> every resource reconciled once
         op.stop()
