@@ -17,14 +17,13 @@ on due timers; it writes through the HTTP API, so its writes reach every watcher
 
 from __future__ import annotations
 
-import contextlib
 import heapq
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from finnexus_kit.apiserver import ApiRequestError, ApiServer, path_for
+from finnexus_kit.follower import StoreFollower
 from finnexus_kit.kubeapi.store import WatchEvent
 
 __all__ = ["JobSimulator", "job_mode"]
@@ -49,56 +48,25 @@ def job_mode(job: dict[str, Any], run_seconds: float) -> tuple[str, float]:
         return mode, run_seconds
 
 
-class JobSimulator:
+class JobSimulator(StoreFollower):
     """Runs the Jobs of ``namespace`` to their end in a background thread, on events."""
+
+    thread_name = "job-simulator"
 
     def __init__(self, api: ApiServer, namespace: str = "default", *,
                  run_seconds: float = 0.2) -> None:
-        self.api, self.namespace, self.run_seconds = api, namespace, run_seconds
+        super().__init__(api)
+        self.namespace, self.run_seconds = namespace, run_seconds
         self.errors: list[str] = []
         self.started: list[str] = []  # Job names in the order they were first seen
-        self._wake = threading.Condition()
         self._seen: dict[str, dict[str, Any]] = {}  # name -> last object (uid, spec)
         self._timers: list[tuple[float, str, str]] = []  # (when, name, uid)
         self._fresh: list[str] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._subscribed = False
 
-    def start(self) -> JobSimulator:
-        def subscribe() -> None:
-            store = self._store()
-            rtype = store.rtype("batch/v1", "jobs")
-            for obj in store.items(rtype, store.keys(rtype, self.namespace)):
-                self._note(obj)
-            store.listeners.append(self._on_change)
-        self.api.in_loop(subscribe)
-        self._subscribed = True
-        self._thread = threading.Thread(target=self._loop, name="job-simulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._subscribed:
-            with contextlib.suppress(RuntimeError, TimeoutError):
-                self.api.in_loop(lambda: self._store().listeners.remove(self._on_change))
-            self._subscribed = False
-
-    def __enter__(self) -> JobSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _store(self) -> Any:
-        if self.api.emulator is None:
-            raise RuntimeError("the API server is not running")
-        return self.api.emulator.store
+    def _take(self, store: Any) -> None:
+        rtype = store.rtype("batch/v1", "jobs")
+        for obj in store.items(rtype, store.keys(rtype, self.namespace)):
+            self._note(obj)
 
     def _on_change(self, event: WatchEvent) -> None:
         if (event.rtype.api_version, event.rtype.plural) != ("batch/v1", "jobs"):

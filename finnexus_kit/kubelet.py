@@ -30,7 +30,6 @@ import hashlib
 import heapq
 import http.client
 import json
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from finnexus_kit.apiserver import ApiRequestError, ApiServer, path_for
+from finnexus_kit.follower import StoreFollower
 from finnexus_kit.kubeapi.store import WatchEvent
 from finnexus_kit.podcache import KINDS, OwnedObjects, Snapshot, ready
 
@@ -101,75 +101,38 @@ class _Client:
             self._conn = None
 
 
-class PodSimulator:
+class PodSimulator(StoreFollower):
     """Reconciles ReplicaSets and pods to Deployments in a background thread, on events."""
+
+    thread_name = "pod-simulator"
 
     def __init__(self, api: ApiServer, namespace: str | None = "default", *,
                  endpoint: Endpoint, interval: float = 0.05, ready_delay: float = 0.0,
                  resync: float | None = None) -> None:
-        self.api, self.namespace, self.endpoint = api, namespace, endpoint
+        super().__init__(api)
+        self.namespace, self.endpoint = namespace, endpoint
         self.interval, self.ready_delay, self.resync = interval, ready_delay, resync
         self.cache = OwnedObjects(namespace)
         self.errors: list[str] = []
         self.reconciles = 0  # Deployments looked at so far
         self._client = _Client(api.url)
-        self._wake = threading.Condition()
         self._dirty: set[str] = set()
         self._timers: list[tuple[float, str]] = []  # (when, uid): look again then
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._subscribed = False
         self._serial = 0
         self._born: dict[str, float] = {}  # pod name -> when this simulator created it
 
-    # -- life cycle --
+    # -- what the follower asks of it (the life cycle is StoreFollower's) --
 
-    def start(self) -> PodSimulator:
-        self._subscribe()
-        self._thread = threading.Thread(target=self._loop, name="pod-simulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._subscribed:
-            with contextlib.suppress(RuntimeError, TimeoutError):
-                self.api.in_loop(lambda: self._store().listeners.remove(self._on_change))
-            self._subscribed = False
+    def _closed(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> PodSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _store(self) -> Any:
-        emulator = self.api.emulator
-        if emulator is None:
-            raise RuntimeError("the API server is not running")
-        return emulator.store
-
-    def _subscribe(self) -> None:
-        """Take the stored objects and every later change, in one step in the API's loop."""
-        if self._subscribed:
-            return
-
-        def subscribe() -> None:
-            store = self._store()
-            for plural in KINDS:
-                rtype = store.rtype(_API[plural], plural)
-                for obj in store.items(rtype, store.keys(rtype, self.namespace)):
-                    todo = self.cache.apply(plural, "ADDED", obj, time.monotonic())
-                    with self._wake:
-                        self._dirty |= todo
-            store.listeners.append(self._on_change)
-        self.api.in_loop(subscribe)
-        self._subscribed = True
+    def _take(self, store: Any) -> None:
+        for plural in KINDS:
+            rtype = store.rtype(_API[plural], plural)
+            for obj in store.items(rtype, store.keys(rtype, self.namespace)):
+                todo = self.cache.apply(plural, "ADDED", obj, time.monotonic())
+                with self._wake:
+                    self._dirty |= todo
 
     def _on_change(self, event: WatchEvent) -> None:
         """In the API's loop, at each commit: keep the cache, note what to look at."""
