@@ -67,7 +67,7 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
 def _interned(value: Any) -> Any:
     """``value`` with every mapping key interned: a JSON decoder makes new key strings for
     each object, and the thousands of cached objects repeat the same few hundred keys (a
-    third of a Deployment's memory; ``python bench/cache_memory.py``)."""
+    third of a Deployment's memory: ``python -m bench.cache_memory``)."""
     if isinstance(value, Mapping):
         return {sys.intern(k) if isinstance(k, str) else k: _interned(v)
                 for k, v in value.items()}

@@ -29,18 +29,21 @@ def has_ready_pods(r: Rollout, color: str) -> bool:
     return state is not None and state.ready >= 1
 
 
+def _revision_for(r: Rollout, color: str | None) -> str | None:
+    """The revision the status names for ``color`` (None: it names none)."""
+    st = r.st
+    if color is not None and color == st.candidate_color:
+        return st.candidate_revision
+    if color is not None and color == r.stable_color:
+        return st.stable_revision
+    return None
+
+
 def serves(r: Rollout, color: str) -> bool:
     """``color`` has Ready pods of the revision the status names for it (any revision when
     the status names none)."""
-    st = r.st
-    state = r.obs.deployments.get(color)
-    if state is None or state.ready < 1:
-        return False
-    if color == st.candidate_color:
-        return state.revision == st.candidate_revision
-    if color == r.stable_color and st.stable_revision is not None:
-        return state.revision == st.stable_revision
-    return True
+    revision = _revision_for(r, color)
+    return has_ready_pods(r, color) if revision is None else r.colour_serves(color, revision)
 
 
 def held_on(r: Rollout) -> str | None:
@@ -61,14 +64,6 @@ def note(r: Rollout) -> None:
     if held is None:
         st.message = base
         return
+    revision = _revision_for(r, st.active_color)
     st.message = (f"{base}{HELD}{held}: {st.active_color} has no Ready pods"
-                  f"{_of(r, st.active_color)} yet")
-
-
-def _of(r: Rollout, color: str | None) -> str:
-    st = r.st
-    if color is not None and color == r.stable_color and st.stable_revision is not None:
-        return f" of {st.stable_revision}"
-    if color is not None and color == st.candidate_color and st.candidate_revision:
-        return f" of {st.candidate_revision}"
-    return ""
+                  f"{'' if revision is None else f' of {revision}'} yet")
